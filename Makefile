@@ -1,0 +1,74 @@
+# Scout — everything a newcomer needs is a target here. `make demo` and
+# `make test` set up the virtualenv, the tools and the generated stubs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TOOLS := .tools
+BUF := $(TOOLS)/node_modules/.bin/buf
+BUF_VERSION := 1.75.0
+GEN_DIR := clients/python/src
+PROTOS := $(wildcard protos/scout/v1/*.proto)
+
+.PHONY: help setup protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench docker clean
+
+help:
+	@echo "make demo    - set everything up and run a full research session (embedded DynamoDB, offline model)"
+	@echo "make test    - set everything up and run the whole suite"
+	@echo "make run     - start the server on the embedded default"
+	@echo "make protos  - regenerate the Python stubs from protos/"
+	@echo "make bench   - run the benchmarks and print ratios against the floor"
+
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -e './clients/python[cli]' -e '.[dev]'
+	touch $@
+
+$(BUF):
+	@command -v npm >/dev/null || { echo "npm is needed for buf: apt-get install -y npm"; exit 1; }
+	npm install --silent --no-save --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@$(BUF_VERSION)
+
+setup: $(VENV)/.installed $(BUF)
+
+protos: $(VENV)/.installed
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=$(GEN_DIR) --pyi_out=$(GEN_DIR) \
+		--grpc_python_out=$(GEN_DIR) $(PROTOS)
+
+check-protos: protos
+	@git diff --exit-code --stat -- $(GEN_DIR)/scout || \
+		{ echo "generated stubs drifted from protos/: run 'make protos' and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- $(GEN_DIR)/scout)" || \
+		{ echo "untracked generated stubs: run 'make protos' and commit them"; exit 1; }
+	@if [ -f ../shared/check-contract.py ]; then $(PY) ../shared/check-contract.py; fi
+
+buf-lint: $(BUF)
+	$(BUF) lint
+
+# Fails when protos/ breaks wire (and JSON) compatibility with main's.
+buf-breaking: $(BUF)
+	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:protos 2>/dev/null; then \
+		$(BUF) breaking protos --against '.git#branch=main,subdir=protos'; \
+	else echo "buf breaking: main has no protos/ yet, nothing to compare"; fi
+
+lint: $(VENV)/.installed buf-lint
+	$(VENV)/bin/ruff check scout_service clients/python/src/scout_client tests bench
+	$(VENV)/bin/mypy
+
+test: $(VENV)/.installed $(BUF) check-protos buf-lint buf-breaking lint
+	$(PY) -m pytest
+
+demo: $(VENV)/.installed
+	$(PY) -m scout_service.demo
+
+run: $(VENV)/.installed
+	$(VENV)/bin/scout-service serve
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+docker:
+	docker build -t scout-service .
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache out

@@ -1,0 +1,142 @@
+"""Text from Word .docx files with python-docx, behind a zip-bomb guard.
+
+A .docx is a ZIP archive. Its central directory declares each entry's
+uncompressed size, and Python's zipfile never inflates an entry past that
+declared size, so checking the declared sizes before python-docx opens the
+archive bounds the memory the parse can use.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterable
+
+import docx
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from scout_service.documents.budget import TextBudget
+from scout_service.documents.errors import DocumentError, display_name
+
+MAX_DOCX_ENTRIES = 1_000
+"""Entries a .docx may hold; real ones have tens, a few hundred with images."""
+
+MAX_DOCX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
+"""Declared uncompressed size of all entries together."""
+
+MAX_COMPRESSION_RATIO = 100
+"""Inflation ratio beyond which a large entry is treated as a bomb (XML packs ~10x)."""
+
+_RATIO_CHECK_MIN_BYTES = 1024 * 1024
+"""Small entries may compress extremely well (runs of spaces) and are harmless."""
+
+DOCX_MAIN_PART = "word/document.xml"
+
+_HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
+
+
+def is_docx_archive(data: bytes) -> bool:
+    """Return whether `data` is a readable ZIP holding a Word main document part."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return DOCX_MAIN_PART in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
+def check_zip_limits(data: bytes, file_name: str) -> None:
+    """Refuse archives whose declared sizes or entry count could exhaust memory."""
+    name = display_name(file_name)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()
+    if len(entries) > MAX_DOCX_ENTRIES:
+        raise DocumentError(
+            "DOCUMENT_TOO_LARGE",
+            f"{name} contains {len(entries)} parts, more than a Word document "
+            f"should (limit {MAX_DOCX_ENTRIES}). Save it again from Word or upload a PDF.",
+        )
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_DOCX_UNCOMPRESSED_BYTES:
+        raise DocumentError(
+            "DOCUMENT_TOO_LARGE",
+            f"{name} expands to {total // (1024 * 1024)} MB, more than the "
+            f"{MAX_DOCX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB limit. Remove large "
+            "embedded media or upload a PDF instead.",
+        )
+    for entry in entries:
+        if entry.file_size < _RATIO_CHECK_MIN_BYTES:
+            continue
+        if entry.file_size > MAX_COMPRESSION_RATIO * max(entry.compress_size, 1):
+            raise DocumentError(
+                "DOCUMENT_TOO_LARGE",
+                f"{name} is compressed suspiciously well (a possible zip bomb) and "
+                "was not opened. Save it again from Word or upload a PDF instead.",
+            )
+
+
+def read_docx(data: bytes, file_name: str, budget: TextBudget) -> None:
+    """Extract paragraphs and tables of a .docx, in document order, into `budget`.
+
+    Headings become Markdown headings so the structure of the plan survives;
+    tables become Markdown tables. Failures of python-docx propagate and are
+    turned into MALFORMED_DOCX by the caller.
+    """
+    check_zip_limits(data, file_name)
+    document = docx.Document(io.BytesIO(data))
+    for block in document.iter_inner_content():
+        if isinstance(block, Paragraph):
+            text = _paragraph_markdown(block)
+        elif isinstance(block, Table):
+            text = _table_markdown(block)
+        else:  # pragma: no cover - python-docx yields only these two
+            continue
+        if not budget.add_block(text):
+            return
+        if budget.out_of_time():
+            return
+
+
+def _paragraph_markdown(paragraph: Paragraph) -> str:
+    text = " ".join(paragraph.text.split())
+    if not text:
+        return ""
+    style_name = _style_name(paragraph)
+    if style_name == "title":
+        return f"# {text}"
+    if match := _HEADING_STYLE.fullmatch(style_name):
+        level = min(max(int(match.group(1)), 1), 6)
+        return f"{'#' * level} {text}"
+    if style_name.startswith("list number"):
+        return f"1. {text}"
+    if style_name.startswith("list"):
+        return f"- {text}"
+    return text
+
+
+def _style_name(paragraph: Paragraph) -> str:
+    style = paragraph.style
+    name = style.name if style is not None else None
+    return name.strip().lower() if isinstance(name, str) else ""
+
+
+def _table_markdown(table: Table) -> str:
+    rows = [[_cell_text(cell.text) for cell in row.cells] for row in table.rows]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return ""
+    width = max(len(row) for row in rows)
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    lines = [_table_row(padded[0]), _table_row(["---"] * width)]
+    lines.extend(_table_row(row) for row in padded[1:])
+    return "\n".join(lines)
+
+
+def _cell_text(text: str) -> str:
+    # A cell may hold several paragraphs; a Markdown cell is one line.
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _table_row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"

@@ -1,0 +1,246 @@
+"""Scout's domain values: what the store keeps and the servicers convert.
+
+Everything here is plain, frozen data with no gRPC and no DynamoDB in it, so
+the store, the agent runner and the servicers share one vocabulary and the
+proto converters (``scout_service.api.converters``) are the only place that
+knows both sides. Times are epoch seconds as ``float`` (expiry as ``int``,
+the unit DynamoDB's TTL uses).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ReportKind(enum.Enum):
+    """The five reports; values are the seed's storage names."""
+
+    MARKET = "market_report"
+    COMPETITION = "competition_report"
+    PRICE = "price_report"
+    LEGAL = "legal_report"
+    FINAL = "final_report"
+
+    @property
+    def title(self) -> str:
+        """Human title, e.g. ``Market report``."""
+        return _TITLES[self]
+
+    @property
+    def is_specialist(self) -> bool:
+        """True for the four reports written in parallel before the synthesis."""
+        return self is not ReportKind.FINAL
+
+
+_TITLES = {
+    ReportKind.MARKET: "Market report",
+    ReportKind.COMPETITION: "Competition report",
+    ReportKind.PRICE: "Price report",
+    ReportKind.LEGAL: "Legal report",
+    ReportKind.FINAL: "Final report",
+}
+
+SPECIALISTS: tuple[ReportKind, ...] = (
+    ReportKind.MARKET,
+    ReportKind.COMPETITION,
+    ReportKind.PRICE,
+    ReportKind.LEGAL,
+)
+# Run.agents always lists the agents in this order.
+ALL_AGENTS: tuple[ReportKind, ...] = (*SPECIALISTS, ReportKind.FINAL)
+
+
+class ReportSource(enum.Enum):
+    """Who wrote a report version."""
+
+    AGENT = "agent"
+    CALLER = "caller"
+
+
+class RunState(enum.Enum):
+    """Lifecycle of a research run."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the run can no longer change."""
+        return self in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
+
+
+class AgentState(enum.Enum):
+    """Lifecycle of one agent within a run."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class EventType(enum.Enum):
+    """Kinds of progress events; the last three are terminal."""
+
+    RUN_STARTED = "RUN_STARTED"
+    AGENT_STARTED = "AGENT_STARTED"
+    TOOL_CALL = "TOOL_CALL"
+    REPORT_SAVED = "REPORT_SAVED"
+    AGENT_FINISHED = "AGENT_FINISHED"
+    AGENT_FAILED = "AGENT_FAILED"
+    RUN_COMPLETED = "RUN_COMPLETED"
+    RUN_FAILED = "RUN_FAILED"
+    RUN_CANCELLED = "RUN_CANCELLED"
+    HEARTBEAT = "HEARTBEAT"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the event that ends a run's stream."""
+        return self in (EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.RUN_CANCELLED)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A research session: the unit of ownership and expiry."""
+
+    session_id: str
+    owner: str
+    created_at: float
+    expires_at: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    latest_run_id: str | None = None
+    # The run that holds the session's single "in progress" slot, if any.
+    active_run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """Metadata of an uploaded file; the bytes are read separately."""
+
+    session_id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report version. ``content`` is ``None`` in list results."""
+
+    session_id: str
+    kind: ReportKind
+    size: int
+    sha256: str
+    updated_at: float
+    source: ReportSource
+    author: str
+    run_id: str | None = None
+    content: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Model tokens read and written."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+        )
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """Where one agent of a run stands."""
+
+    kind: ReportKind
+    state: AgentState = AgentState.PENDING
+    error: str | None = None
+    usage: TokenUsage = TokenUsage()
+    started_at: float | None = None
+    finished_at: float | None = None
+    # How many times this agent was invoked for the run (resume re-invokes).
+    invocations: int = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    """A research run and its lease.
+
+    ``version`` increases on every stored change; updates are conditional on
+    it, so two replicas can never both believe they own a run.
+    """
+
+    session_id: str
+    run_id: str
+    state: RunState
+    created_at: float
+    updated_at: float
+    agents: tuple[AgentStatus, ...]
+    model_provider: str
+    file_names: tuple[str, ...] = ()
+    request_id: str | None = None
+    owner: str = ""
+    error: str | None = None
+    finished_at: float | None = None
+    last_sequence: int = 0
+    cancel_requested: bool = False
+    # Replica that executes the run and until when its lease holds.
+    lease_owner: str | None = None
+    lease_expires_at: float = 0.0
+    version: int = 0
+
+    @property
+    def usage(self) -> TokenUsage:
+        """Tokens used by all agents of the run."""
+        total = TokenUsage()
+        for agent in self.agents:
+            total = total + agent.usage
+        return total
+
+    def agent(self, kind: ReportKind) -> AgentStatus:
+        """The status of one agent."""
+        for status in self.agents:
+            if status.kind is kind:
+                return status
+        raise KeyError(kind)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One progress event of a run; ``sequence`` is 1, 2, 3 … per run."""
+
+    session_id: str
+    run_id: str
+    sequence: int
+    created_at: float
+    type: EventType
+    message: str
+    agent: ReportKind | None = None
+    tool_name: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing; ``next_token`` is ``None`` on the last page."""
+
+    items: Sequence[T]
+    next_token: str | None = None

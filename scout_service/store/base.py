@@ -1,0 +1,233 @@
+"""The store interface: every domain operation Scout keeps state with.
+
+Two implementations behave the same and run the same test suite:
+``DynamoStore`` (``store/dynamodb.py``, one DynamoDB table) and
+``MemoryStore`` (``store/memory.py``, an in-process fake for fast unit
+tests). Both raise only ``scout_service.errors`` exceptions.
+
+Rules every implementation keeps (DESIGN.md, "The store"):
+
+- Expired means gone: any item whose ``ttl <= now`` reads as absent.
+- No lost updates: creation and state changes are conditional; a lost race
+  raises ``Conflict`` (or ``AlreadyExists``), never overwrites silently.
+- Blobs (files, reports) become visible only when complete, never mix two
+  versions, and are bounded by ``StoreLimits`` before anything is written.
+- Idempotency: a repeated ``request_id`` returns the first call's result.
+
+The store does not check *who* calls: ownership is the service layer's job
+(``Session.owner``). It does check that the session exists and is live
+where an operation creates something inside it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from scout_service.domain import (
+    FileInfo,
+    Page,
+    ProgressEvent,
+    Report,
+    ReportKind,
+    ReportSource,
+    Run,
+    Session,
+)
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    """Size limits the store enforces before it writes anything."""
+
+    # Largest uploaded file, in bytes (issue: 25 MB by default).
+    max_file_bytes: int = 25 * 1024 * 1024
+    # Largest report, in bytes of UTF-8 Markdown.
+    max_report_bytes: int = 4 * 1024 * 1024
+    # Chunk size for blobs: under DynamoDB's 400 KB item limit with room for
+    # the keys and attributes around it.
+    chunk_bytes: int = 350 * 1000
+    # Longest TTL a session may be given or extended to, in seconds.
+    max_ttl_seconds: int = 7 * 24 * 3600
+
+
+class Store(abc.ABC):
+    """Domain operations on sessions, files, reports, runs and events."""
+
+    limits: StoreLimits
+
+    # -- sessions -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_session(
+        self,
+        *,
+        owner: str,
+        ttl_seconds: int,
+        labels: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> Session:
+        """Create a session with a new UUIDv4 id.
+
+        With a ``request_id`` already used by the same owner (and still live),
+        return the session that first call created instead of a new one.
+        ``ttl_seconds`` is clamped by nothing here: callers validate it
+        against ``limits.max_ttl_seconds`` (``InvalidArgument`` if above).
+        """
+
+    @abc.abstractmethod
+    async def get_session(self, session_id: str) -> Session:
+        """Return a live session; ``NotFound`` when missing or expired."""
+
+    @abc.abstractmethod
+    async def list_sessions(
+        self, owner: str | None, *, page_size: int, page_token: str | None = None
+    ) -> Page[Session]:
+        """List live sessions of ``owner`` (``None``: all owners), newest first.
+
+        ``page_token`` is the opaque ``next_token`` of a previous page; a
+        token that is not one raises ``InvalidArgument``.
+        """
+
+    @abc.abstractmethod
+    async def extend_session(self, session_id: str, ttl_seconds: int) -> Session:
+        """Set the expiry of the session and of every item in it to now + ttl."""
+
+    @abc.abstractmethod
+    async def delete_session(self, session_id: str) -> None:
+        """Delete the session and every item in it; ``NotFound`` if not live."""
+
+    # -- files ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put_file(
+        self,
+        session_id: str,
+        name: str,
+        content_type: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        declared_size: int | None = None,
+    ) -> FileInfo:
+        """Store (or replace) a file from a stream of byte chunks of any size.
+
+        ``ResourceExhausted`` before any write when ``declared_size`` exceeds
+        ``limits.max_file_bytes``, and as soon as the streamed bytes do (what
+        was written is removed; the previous version stays readable).
+        ``NotFound`` if the session is not live.
+        """
+
+    @abc.abstractmethod
+    async def get_file(self, session_id: str, name: str) -> FileInfo:
+        """Metadata of a stored file; ``NotFound`` when absent or expired."""
+
+    @abc.abstractmethod
+    async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
+        """Metadata and an iterator over the bytes of the same version."""
+
+    @abc.abstractmethod
+    async def list_files(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[FileInfo]:
+        """List a session's files by name."""
+
+    async def read_file(self, session_id: str, name: str) -> tuple[FileInfo, bytes]:
+        """Metadata and the whole content of a file (for the agent runner)."""
+        info, chunks = await self.open_file(session_id, name)
+        data = bytearray()
+        async for chunk in chunks:
+            data += chunk
+        return info, bytes(data)
+
+    # -- reports --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put_report(
+        self,
+        session_id: str,
+        kind: ReportKind,
+        content: str,
+        *,
+        source: ReportSource,
+        author: str,
+        run_id: str | None = None,
+        request_id: str | None = None,
+    ) -> Report:
+        """Store or replace a report; returns it without content.
+
+        ``ResourceExhausted`` when the UTF-8 content exceeds
+        ``limits.max_report_bytes``. With a ``request_id`` already used on the
+        session, return the first call's result and write nothing.
+        """
+
+    @abc.abstractmethod
+    async def get_report(self, session_id: str, kind: ReportKind) -> Report:
+        """A report with its content; ``NotFound`` when absent or expired."""
+
+    @abc.abstractmethod
+    async def list_reports(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Report]:
+        """List a session's reports without content."""
+
+    # -- runs -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_run(self, run: Run) -> Run:
+        """Store a new run and make it the session's active and latest run.
+
+        ``FailedPrecondition`` (reason ``RUN_IN_PROGRESS``) if another run of
+        the session is active. If ``run.request_id`` was already used to start
+        a run of this session, return that run instead (idempotent retry).
+        ``NotFound`` if the session is not live. The stored run has
+        ``version == 1``.
+        """
+
+    @abc.abstractmethod
+    async def get_run(self, session_id: str, run_id: str) -> Run:
+        """A run; ``NotFound`` when absent or expired."""
+
+    @abc.abstractmethod
+    async def list_runs(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Run]:
+        """List a session's runs, newest first."""
+
+    @abc.abstractmethod
+    async def update_run(self, run: Run) -> Run:
+        """Write a changed run if the stored version is still ``run.version``.
+
+        Returns the stored run (``version + 1``). ``Conflict`` when another
+        writer changed it first. When the new state is terminal, the session's
+        active-run slot is released in the same atomic write.
+        """
+
+    @abc.abstractmethod
+    async def list_resumable_runs(self, *, lease_expired_before: float, limit: int) -> list[Run]:
+        """Non-terminal runs (any session) whose lease expired before the time."""
+
+    # -- progress events --------------------------------------------------------
+
+    @abc.abstractmethod
+    async def append_event(self, event: ProgressEvent) -> None:
+        """Store an event; ``Conflict`` if its run already has that sequence."""
+
+    @abc.abstractmethod
+    async def read_events(
+        self, session_id: str, run_id: str, *, after_sequence: int, limit: int = 1000
+    ) -> list[ProgressEvent]:
+        """Events of a run with sequence > after_sequence, in order, at most limit."""
+
+    @abc.abstractmethod
+    async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
+        """The run's latest stored event, if any."""
+
+    # -- life -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Cheap round trip; ``Unavailable`` when the store cannot be reached."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients and threads."""
