@@ -21,34 +21,36 @@ class TextBudget:
     """
 
     def __init__(self, max_chars: int, time_budget_s: float) -> None:
+        """Start an empty budget whose deadline is `time_budget_s` from now."""
         if max_chars <= 0:
             raise ValueError("max_chars must be positive")
         self._max_chars = max_chars
         self._deadline = time.monotonic() + time_budget_s
         self._parts: list[str] = []
         self._size = 0
+        self._full = False
         self.truncated = False
 
     def add_block(self, block: str) -> bool:
-        """Append a block (blank ones are skipped); return False once truncated.
+        """Append a block (blank ones are skipped); return False once the cap is hit.
 
         Text that reaches the cap exactly is not truncated; the next
         non-blank block is what gets refused and marks the result truncated.
         """
         block = block.strip("\n")
         if not block.strip():
-            return not self.truncated
-        if self.truncated:
+            return not self._full
+        if self._full or self._size >= self._max_chars:
+            self._full = self.truncated = True
             return False
         piece = (BLOCK_SEPARATOR if self._parts else "") + block
         room = self._max_chars - self._size
         if len(piece) > room:
             piece = piece[:room]
-            self.truncated = True
-        if piece:
-            self._parts.append(piece)
-            self._size += len(piece)
-        return not self.truncated
+            self._full = self.truncated = True
+        self._parts.append(piece)
+        self._size += len(piece)
+        return not self._full
 
     def out_of_time(self) -> bool:
         """Mark the text truncated and return True once the deadline has passed.
@@ -62,7 +64,10 @@ class TextBudget:
         return False
 
     def mark_truncated(self) -> None:
-        """Record that the reader stopped early for its own reason (a page cap)."""
+        """Record that part of the file is left out for another reason (a page cap).
+
+        Unlike reaching `max_chars`, this does not stop further blocks.
+        """
         self.truncated = True
 
     def text(self) -> str:

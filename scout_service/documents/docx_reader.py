@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import docx
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from scout_service.documents.budget import TextBudget
-from scout_service.documents.errors import DocumentError, display_name
+from scout_service.documents.errors import DocumentError, display_name, unsupported_type_error
 
 MAX_DOCX_ENTRIES = 1_000
 """Entries a .docx may hold; real ones have tens, a few hundred with images."""
@@ -35,22 +35,12 @@ _RATIO_CHECK_MIN_BYTES = 1024 * 1024
 DOCX_MAIN_PART = "word/document.xml"
 
 _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"(?:- |1\. )")
 
 
-def is_docx_archive(data: bytes) -> bool:
-    """Return whether `data` is a readable ZIP holding a Word main document part."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return DOCX_MAIN_PART in archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
-
-
-def check_zip_limits(data: bytes, file_name: str) -> None:
+def check_zip_limits(entries: Sequence[zipfile.ZipInfo], file_name: str) -> None:
     """Refuse archives whose declared sizes or entry count could exhaust memory."""
     name = display_name(file_name)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        entries = archive.infolist()
     if len(entries) > MAX_DOCX_ENTRIES:
         raise DocumentError(
             "DOCUMENT_TOO_LARGE",
@@ -80,22 +70,37 @@ def read_docx(data: bytes, file_name: str, budget: TextBudget) -> None:
     """Extract paragraphs and tables of a .docx, in document order, into `budget`.
 
     Headings become Markdown headings so the structure of the plan survives;
-    tables become Markdown tables. Failures of python-docx propagate and are
+    tables become Markdown tables. A ZIP that is not a Word document raises
+    UNSUPPORTED_TYPE; failures of zipfile or python-docx propagate and are
     turned into MALFORMED_DOCX by the caller.
     """
-    check_zip_limits(data, file_name)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()
+    if not any(entry.filename == DOCX_MAIN_PART for entry in entries):
+        raise unsupported_type_error(file_name)  # another ZIP: xlsx, odt, an archive
+    check_zip_limits(entries, file_name)
     document = docx.Document(io.BytesIO(data))
-    for block in document.iter_inner_content():
+    blocks = list(document.iter_inner_content())
+    list_items: list[str] = []
+    for index, block in enumerate(blocks):
         if isinstance(block, Paragraph):
             text = _paragraph_markdown(block)
         elif isinstance(block, Table):
             text = _table_markdown(block)
         else:  # pragma: no cover - python-docx yields only these two
             continue
+        # Consecutive list paragraphs form one tight Markdown list.
+        if _LIST_ITEM.match(text):
+            list_items.append(text)
+            continue
+        if list_items and not budget.add_block("\n".join(list_items)):
+            return
+        list_items = []
         if not budget.add_block(text):
             return
-        if budget.out_of_time():
+        if index + 1 < len(blocks) and budget.out_of_time():
             return
+    budget.add_block("\n".join(list_items))
 
 
 def _paragraph_markdown(paragraph: Paragraph) -> str:

@@ -32,11 +32,18 @@ class DocumentError(Exception):
     """
 
     def __init__(self, reason: DocumentErrorReason, message: str) -> None:
-        super().__init__(message)
+        """Keep the reason code and the message as attributes, for the server's mapping."""
+        # Both go to args so the exception survives pickling (process pools).
+        super().__init__(reason, message)
         self.reason: DocumentErrorReason = reason
         self.message = message
 
+    def __str__(self) -> str:
+        """Return the human message alone, as a log line or a status detail wants it."""
+        return self.message
+
     def __repr__(self) -> str:
+        """Show the reason too, which `str()` (the bare message) leaves out."""
         return f"DocumentError(reason={self.reason!r}, message={self.message!r})"
 
 
@@ -55,3 +62,12 @@ def display_name(file_name: str) -> str:
     if len(cleaned) > _MAX_DISPLAY_NAME:
         cleaned = cleaned[: _MAX_DISPLAY_NAME - 1] + "…"
     return cleaned
+
+
+def unsupported_type_error(file_name: str) -> DocumentError:
+    """Return the error for bytes that are none of the accepted formats."""
+    return DocumentError(
+        "UNSUPPORTED_TYPE",
+        f"{display_name(file_name)} is not a PDF, a Word .docx or a UTF-8 text/Markdown "
+        "file. Save the plan in one of these formats and upload it again.",
+    )

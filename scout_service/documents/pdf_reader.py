@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from pypdf import PdfReader
-from pypdf.constants import PasswordType
+from pypdf import PasswordType, PdfReader
 
 from scout_service.documents.budget import TextBudget
 from scout_service.documents.errors import DocumentError, display_name
@@ -33,30 +32,40 @@ def read_pdf(data: bytes, file_name: str, budget: TextBudget) -> int:
     total_pages = len(reader.pages)
     if total_pages > MAX_PDF_PAGES:
         budget.mark_truncated()
+    pages_to_read = min(total_pages, MAX_PDF_PAGES)
     failed_pages = 0
-    for index in range(min(total_pages, MAX_PDF_PAGES)):
-        try:
-            page_text = reader.pages[index].extract_text()
-        except Exception as exc:  # untrusted content stream: pypdf may raise anything
-            # One damaged page should not cost the whole plan; only the error's
-            # type is logged because its message may quote document content.
+    for index in range(pages_to_read):
+        page_text = _page_text(reader, index)
+        if page_text is None:
             failed_pages += 1
-            logger.warning(
-                "skipping unreadable PDF page",
-                extra={"page": index + 1, "error_type": type(exc).__name__},
-            )
-            continue
-        if not budget.add_block(page_text.replace("\x00", "")):
+        elif not budget.add_block(page_text):
             break
-        if budget.out_of_time():
+        if index + 1 < pages_to_read and budget.out_of_time():
             break
-    if total_pages and failed_pages == min(total_pages, MAX_PDF_PAGES):
+    if failed_pages and not budget.text().strip():
         raise DocumentError(
             "MALFORMED_PDF",
             f"No page of {display_name(file_name)} could be read. Re-export the PDF "
             "from the program that created it and upload it again.",
         )
     return total_pages
+
+
+def _page_text(reader: PdfReader, index: int) -> str | None:
+    """Return the text of one page, or None when the page cannot be parsed.
+
+    One damaged page should not cost the whole plan, so any failure of pypdf
+    on a content stream (it may raise nearly anything) skips the page. Only
+    the error's type is logged: its message may quote document content.
+    """
+    try:
+        return reader.pages[index].extract_text().replace("\x00", "")
+    except Exception as exc:
+        logger.warning(
+            "skipping unreadable PDF page",
+            extra={"page": index + 1, "error_type": type(exc).__name__},
+        )
+        return None
 
 
 def _decrypts_without_password(reader: PdfReader) -> bool:

@@ -1,0 +1,87 @@
+"""Assembly of the self-contained HTML page that is the HTML and PDF export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+from typing import Literal
+
+from scout_service.exports.markup import report_to_html
+from scout_service.exports.model import DOSSIER_TITLE, ExportReport, as_utc, format_timestamp
+from scout_service.exports.stylesheet import STYLESHEET
+
+Layout = Literal["screen", "print-final-first"]
+"""`screen` puts the contents first; `print-final-first` starts page one with the
+final report and moves the contents after it, as the PDF needs."""
+
+# Nothing may load or run, even if a rendering bug let markup through.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def build_html(
+    session_id: str,
+    reports: Sequence[ExportReport],
+    generated_at: datetime,
+    *,
+    layout: Layout = "screen",
+) -> str:
+    """Return the complete HTML document for reports already in display order."""
+    title = f"{DOSSIER_TITLE} · session {session_id}"
+    generated = format_timestamp(generated_at)
+    created = as_utc(generated_at).strftime("%Y-%m-%dT%H:%M:%SZ")  # PDF metadata
+    lead = reports[0] if layout == "print-final-first" and reports else None
+    if lead is not None and lead.name != "final_report":
+        lead = None
+    rest = [report for report in reports if report is not lead]
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="Scout">',
+        f'<meta name="dcterms.created" content="{created}">',
+        f"<title>{escape(title)}</title>",
+        f"<style>{STYLESHEET}</style>",
+        "</head>",
+        "<body>",
+        '<header class="cover">',
+        '<p class="eyebrow">Scout</p>',
+        f"<h1>{escape(DOSSIER_TITLE)}</h1>",
+        f'<p class="meta">Session <code>{escape(session_id)}</code> · generated {generated}</p>',
+        "</header>",
+        "<main>",
+    ]
+    if lead is not None:
+        parts.append(_section(lead, css_class="report lead"))
+        parts.append(_toc(reports, css_class="toc after-lead"))
+    else:
+        parts.append(_toc(reports, css_class="toc"))
+    parts.extend(_section(report, css_class="report") for report in rest)
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _toc(reports: Sequence[ExportReport], *, css_class: str) -> str:
+    items = "\n".join(
+        f'<li><a href="#{report.name}">{escape(report.title)}</a></li>' for report in reports
+    )
+    return (
+        f'<nav class="{css_class}" aria-labelledby="contents-heading">\n'
+        f'<h2 id="contents-heading">Contents</h2>\n<ol>\n{items}\n</ol>\n</nav>'
+    )
+
+
+def _section(report: ExportReport, *, css_class: str) -> str:
+    # report.name is one of five fixed identifiers (checked by ExportReport),
+    # so it is safe as an id without escaping.
+    return (
+        f'<section id="{report.name}" class="{css_class}">\n'
+        f"<h2>{escape(report.title)}</h2>\n"
+        f'<p class="updated">Updated {format_timestamp(report.updated_at)}</p>\n'
+        f"{report_to_html(report.markdown)}"
+        "</section>"
+    )
