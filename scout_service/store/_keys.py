@@ -1,0 +1,195 @@
+"""Item keys, sort orders, page tokens and limit messages shared by both stores.
+
+The memory store orders and pages its data by the very sort keys the DynamoDB
+table uses, so both produce the same listings and accept the same (opaque)
+page tokens: URL-safe base64 of a small JSON object naming the listing, its
+scope (session or owner) and the last key of the previous page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+
+from scout_service.errors import InvalidArgument, ResourceExhausted
+
+SESSION_SK = "SESSION"
+FILE_PREFIX = "FILE#"
+REPORT_PREFIX = "REPORT#"
+RUN_PREFIX = "RUN#"
+EVENT_PREFIX = "EVENT#"
+BLOB_PREFIX = "BLOB#"
+IDEM_PREFIX = "IDEM#"
+ACTIVE_RUNS = "ACTIVE_RUNS"
+OWNER_PREFIX = "OWNER#"
+
+# Largest event sequence the key format holds (10 digits).
+MAX_SEQUENCE = 9_999_999_999
+# A blob at most this big is stored inline in its metadata item (one GetItem
+# reads it); bigger ones go to chunk items. DynamoDB items top out at 400 KB.
+INLINE_MAX_BYTES = 300 * 1000
+
+OP_CREATE_SESSION = "CreateSession"
+OP_START_RESEARCH = "StartResearch"
+OP_PUT_REPORT = "PutReport"
+
+INVALID_TOKEN = "page_token is not valid for this listing"
+
+
+def file_sk(name: str) -> str:
+    """Sort key of a file's metadata item."""
+    return FILE_PREFIX + name
+
+
+def report_sk(name: str) -> str:
+    """Sort key of a report's metadata item (``name`` is ReportKind.value)."""
+    return REPORT_PREFIX + name
+
+
+def run_sk(run_id: str) -> str:
+    """Sort key of a run item."""
+    return RUN_PREFIX + run_id
+
+
+def event_sk(run_id: str, sequence: int) -> str:
+    """Sort key of a progress event; zero padding keeps sequences in order."""
+    return f"{EVENT_PREFIX}{run_id}#{sequence:010d}"
+
+
+def blob_sk(blob_id: str, index: int) -> str:
+    """Sort key of one chunk of a blob version."""
+    return f"{BLOB_PREFIX}{blob_id}#{index:05d}"
+
+
+def idem_sk(operation: str, request_id: str) -> str:
+    """Sort key of an idempotency record inside a session's partition."""
+    return f"{IDEM_PREFIX}{operation}#{request_id}"
+
+
+def create_idem_key(owner: str, request_id: str) -> tuple[str, str]:
+    """(partition, sort key) of a CreateSession idempotency record.
+
+    It cannot live in the session's partition (there is no session yet), so it
+    gets a partition per owner; hashing keeps owner strings out of keys.
+    """
+    digest = hashlib.sha256(owner.encode("utf-8")).hexdigest()
+    return f"{IDEM_PREFIX}{digest}", f"{OP_CREATE_SESSION}#{request_id}"
+
+
+def millis(seconds: float) -> str:
+    """Epoch seconds as zero-padded milliseconds: sorts like the number."""
+    return f"{max(0, int(seconds * 1000)):015d}"
+
+
+def owner_pk(owner: str) -> str:
+    """GSI partition of an owner's sessions."""
+    return OWNER_PREFIX + owner
+
+
+def session_gsi_sk(created_at: float, session_id: str) -> str:
+    """GSI sort key of a session: creation time, then id for ties."""
+    return f"{millis(created_at)}#{session_id}"
+
+
+def active_run_gsi_sk(lease_expires_at: float, session_id: str, run_id: str) -> str:
+    """GSI sort key of a non-terminal run: lease expiry first."""
+    return f"{millis(lease_expires_at)}#{session_id}#{run_id}"
+
+
+# -- page tokens -----------------------------------------------------------------
+
+LIST_FILES = "files"
+LIST_REPORTS = "reports"
+LIST_RUNS = "runs"
+LIST_SESSIONS = "sessions"
+LIST_ALL_SESSIONS = "all_sessions"
+
+_PREFIX_OF = {LIST_FILES: FILE_PREFIX, LIST_REPORTS: REPORT_PREFIX, LIST_RUNS: RUN_PREFIX}
+
+
+def encode_token(listing: str, scope: str, key: Mapping[str, str]) -> str:
+    """Opaque page token carrying the last key of a page."""
+    raw = json.dumps({"l": listing, "s": scope, "k": dict(key)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_token(token: str, listing: str, scope: str) -> dict[str, str]:
+    """The key a token carries, checked to belong to this listing and scope.
+
+    Anything else (garbage, another session's token, a token of another
+    listing, a key of the wrong shape) raises ``InvalidArgument``.
+    """
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidArgument(INVALID_TOKEN, reason="INVALID_PAGE_TOKEN") from None
+    if not isinstance(data, dict) or data.get("l") != listing or data.get("s") != scope:
+        raise InvalidArgument(INVALID_TOKEN, reason="INVALID_PAGE_TOKEN")
+    key = data.get("k")
+    if not isinstance(key, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in key.items()
+    ):
+        raise InvalidArgument(INVALID_TOKEN, reason="INVALID_PAGE_TOKEN")
+    if not _key_fits(listing, scope, key):
+        raise InvalidArgument(INVALID_TOKEN, reason="INVALID_PAGE_TOKEN")
+    return key
+
+
+def _key_fits(listing: str, scope: str, key: Mapping[str, str]) -> bool:
+    if listing in _PREFIX_OF:
+        return (
+            set(key) == {"session_id", "sk"}
+            and key["session_id"] == scope
+            and key["sk"].startswith(_PREFIX_OF[listing])
+        )
+    if listing == LIST_SESSIONS:
+        return (
+            set(key) == {"session_id", "sk", "gsi1pk", "gsi1sk"}
+            and key["sk"] == SESSION_SK
+            and key["gsi1pk"] == owner_pk(scope)
+            and key["gsi1sk"].endswith("#" + key["session_id"])
+        )
+    if listing == LIST_ALL_SESSIONS:
+        return set(key) == {"gsi1sk"}
+    return False
+
+
+# -- limits ------------------------------------------------------------------------
+
+
+def format_mb(size: int) -> str:
+    """A byte limit in MB for messages ("25 MB", "0.01 MB")."""
+    mb = size / (1024 * 1024)
+    return f"{mb:g} MB" if mb >= 1 else f"{mb:.2g} MB"
+
+
+def file_too_large(name: str, limit: int) -> ResourceExhausted:
+    """The error for a file over ``StoreLimits.max_file_bytes``."""
+    return ResourceExhausted(
+        f"file {name!r} is larger than the {format_mb(limit)} limit ({limit} bytes)",
+        reason="FILE_TOO_LARGE",
+        metadata={"limit_bytes": str(limit)},
+    )
+
+
+def report_too_large(kind: str, size: int, limit: int) -> ResourceExhausted:
+    """The error for a report over ``StoreLimits.max_report_bytes``."""
+    return ResourceExhausted(
+        f"report {kind} is {size} bytes, larger than the {format_mb(limit)} limit",
+        reason="REPORT_TOO_LARGE",
+        metadata={"limit_bytes": str(limit), "size_bytes": str(size)},
+    )
+
+
+def expiry(now: float, ttl_seconds: int) -> int:
+    """Epoch second at which something created ``now`` with a TTL expires."""
+    return int(now) + int(ttl_seconds)
+
+
+def is_live(ttl: int | float | None, now: float) -> bool:
+    """Expired means gone: an item is live only while ``ttl > now``."""
+    return ttl is not None and ttl > now

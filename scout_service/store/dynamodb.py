@@ -1,0 +1,1077 @@
+"""``DynamoStore``: the Store on one DynamoDB table (layout in ``_keys``/``_codec``).
+
+Every boto3 call runs on a bounded thread pool (never on the event loop) and
+every botocore error is translated into ``scout_service.errors`` — both in
+the base class, ``_access.TableAccess``. The rules this module keeps:
+
+- Expired means gone: each read drops items whose ``ttl <= now`` in code
+  (DynamoDB removes them lazily, days later).
+- Things created inside a session are written in a transaction that checks
+  the SESSION item is live and still has the ttl the child copies, so
+  nothing lands in a dead session and children expire with their session.
+- Blobs of any size: chunks first, the metadata item last (a reader never
+  sees a partial blob), a fresh ``blob_id`` per version (versions never mix),
+  the replaced version's chunks deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from scout_service.domain import (
+    FileInfo,
+    Page,
+    ProgressEvent,
+    Report,
+    ReportKind,
+    ReportSource,
+    Run,
+    Session,
+)
+from scout_service.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ScoutError,
+)
+from scout_service.store import _codec as codec
+from scout_service.store import _keys as keys
+from scout_service.store._access import (
+    ConditionFailed,
+    Item,
+    TableAccess,
+    TransactionCancelled,
+    backoff,
+    logger,
+    make_client,
+    prefix_query,
+    session_not_found,
+)
+from scout_service.store.base import Store, StoreLimits
+from scout_service.store.table import DEFAULT_TABLE_NAME, GSI_NAME, check_table, create_table
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["DynamoStore", "make_client"]
+
+# How often a write re-reads and retries after losing a race it can resolve.
+WRITE_ATTEMPTS = 5
+
+
+class DynamoStore(TableAccess, Store):
+    """The Store on one DynamoDB table (see module docstring)."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        *,
+        table_name: str = DEFAULT_TABLE_NAME,
+        limits: StoreLimits | None = None,
+        max_workers: int = 16,
+        clock: Callable[[], float] = time.time,
+        owns_client: bool = False,
+    ) -> None:
+        super().__init__(
+            client,
+            table_name=table_name,
+            max_workers=max_workers,
+            clock=clock,
+            owns_client=owns_client,
+        )
+        self.limits = limits or StoreLimits()
+        self._inline_max = min(keys.INLINE_MAX_BYTES, self.limits.chunk_bytes)
+
+    @classmethod
+    def from_config(
+        cls,
+        *,
+        table_name: str = DEFAULT_TABLE_NAME,
+        region: str,
+        endpoint_url: str | None = None,
+        limits: StoreLimits | None = None,
+        max_workers: int = 16,
+        clock: Callable[[], float] = time.time,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        max_attempts: int = 5,
+    ) -> DynamoStore:
+        """A store with its own client (closed by ``close()``)."""
+        client = make_client(
+            region=region,
+            endpoint_url=endpoint_url,
+            max_pool_connections=max_workers,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+        )
+        return cls(
+            client,
+            table_name=table_name,
+            limits=limits,
+            max_workers=max_workers,
+            clock=clock,
+            owns_client=True,
+        )
+
+    # -- sessions ---------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        *,
+        owner: str,
+        ttl_seconds: int,
+        labels: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> Session:
+        """See ``Store.create_session``."""
+        for attempt in range(WRITE_ATTEMPTS):
+            now = self._clock()
+            session = Session(
+                session_id=str(uuid.uuid4()),
+                owner=owner,
+                created_at=now,
+                expires_at=keys.expiry(now, ttl_seconds),
+                labels=dict(labels or {}),
+            )
+            if request_id is None:
+                await self._run(
+                    self._client.put_item,
+                    TableName=self.table_name,
+                    Item=codec.session_item(session),
+                    ConditionExpression="attribute_not_exists(sk)",
+                )
+                return session
+            idem_pk, idem_sk = keys.create_idem_key(owner, request_id)
+            try:
+                await self._run(
+                    self._client.transact_write_items,
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": codec.session_item(session, idem=(idem_pk, idem_sk)),
+                                "ConditionExpression": "attribute_not_exists(sk)",
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": {
+                                    **codec.key(idem_pk, idem_sk),
+                                    "target": codec.s(session.session_id),
+                                    "ttl": codec.n(session.expires_at),
+                                },
+                                # An expired record is as good as none.
+                                "ConditionExpression": "attribute_not_exists(sk) OR #ttl <= :now",
+                                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                                "ExpressionAttributeValues": {":now": codec.n(now)},
+                            }
+                        },
+                    ],
+                )
+                return session
+            except TransactionCancelled as cancelled:
+                if cancelled.collided:
+                    await backoff(attempt)
+                    continue
+                if not cancelled.failed(1):
+                    raise
+            # The request id is taken: return its session if that is still live.
+            record = await self._get(idem_pk, idem_sk)
+            if record is None:
+                continue  # it expired meanwhile
+            target = codec.get_s(record, "target")
+            item = await self._get(target, keys.SESSION_SK)
+            if item is not None:
+                return codec.session_from(item)
+            # A leftover record of a deleted session: drop it (only if unchanged).
+            try:
+                await self._run(
+                    self._client.delete_item,
+                    TableName=self.table_name,
+                    Key=codec.key(idem_pk, idem_sk),
+                    ConditionExpression="target = :target",
+                    ExpressionAttributeValues={":target": codec.s(target)},
+                )
+            except ConditionFailed:
+                pass
+        raise Conflict("CreateSession lost too many races on its request id; retry")
+
+    async def get_session(self, session_id: str) -> Session:
+        """See ``Store.get_session``."""
+        item = await self._get(session_id, keys.SESSION_SK)
+        if item is None:
+            raise session_not_found(session_id)
+        return codec.session_from(item)
+
+    async def list_sessions(
+        self, owner: str | None, *, page_size: int, page_token: str | None = None
+    ) -> Page[Session]:
+        """See ``Store.list_sessions``.
+
+        One owner: a query of the owner's GSI partition, newest first. All
+        owners (operators only): a full scan sorted in memory — fine for an
+        admin listing, not for a hot path.
+        """
+        if owner is None:
+            return await self._list_all_sessions(page_size, page_token)
+        items, token = await self._list_page(
+            listing=keys.LIST_SESSIONS,
+            scope=owner,
+            page_size=page_size,
+            page_token=page_token,
+            query={
+                "IndexName": GSI_NAME,
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": codec.s(keys.owner_pk(owner))},
+                "ScanIndexForward": False,
+            },
+        )
+        return Page(items=[codec.session_from(i) for i in items], next_token=token)
+
+    async def _list_all_sessions(self, page_size: int, page_token: str | None) -> Page[Session]:
+        cursor = None
+        if page_token:
+            cursor = keys.decode_token(page_token, keys.LIST_ALL_SESSIONS, "*")["gsi1sk"]
+        now = self._clock()
+        rows: list[Item] = []
+        start: Item | None = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "FilterExpression": "sk = :sk AND #ttl > :now",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": {
+                    ":sk": codec.s(keys.SESSION_SK),
+                    ":now": codec.n(now),
+                },
+                "ConsistentRead": True,
+            }
+            if start is not None:
+                request["ExclusiveStartKey"] = start
+            response = await self._run(self._client.scan, **request)
+            rows.extend(
+                i
+                for i in response.get("Items", [])
+                if keys.is_live(codec.ttl_of(i), now)
+                and (cursor is None or codec.get_s(i, "gsi1sk") < cursor)
+            )
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                break
+        rows.sort(key=lambda i: codec.get_s(i, "gsi1sk"), reverse=True)
+        page = rows[:page_size]
+        token = None
+        if len(rows) > page_size:
+            token = keys.encode_token(
+                keys.LIST_ALL_SESSIONS, "*", {"gsi1sk": codec.get_s(page[-1], "gsi1sk")}
+            )
+        return Page(items=[codec.session_from(i) for i in page], next_token=token)
+
+    async def extend_session(self, session_id: str, ttl_seconds: int) -> Session:
+        """See ``Store.extend_session``.
+
+        Children first, the SESSION item last: until the session itself moves
+        nothing outlives it. A second sweep after that catches children that
+        a concurrent writer created with the old ttl in between.
+        """
+        await self._live_ttl(session_id)
+        new_ttl = keys.expiry(self._clock(), ttl_seconds)
+        children = [
+            {"session_id": i["session_id"], "sk": i["sk"]}
+            for i in await self._item_keys(session_id)
+            if i["sk"]["S"] != keys.SESSION_SK
+        ]
+        await self._fan_out(
+            [functools.partial(self._set_ttl, child, new_ttl) for child in children]
+        )
+        try:
+            response = await self._run(
+                self._client.update_item,
+                TableName=self.table_name,
+                Key=self._key(session_id, keys.SESSION_SK),
+                UpdateExpression="SET #ttl = :ttl",
+                ConditionExpression="attribute_exists(sk) AND #ttl > :now",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":ttl": codec.n(new_ttl),
+                    ":now": codec.n(self._clock()),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            raise session_not_found(session_id) from None
+        item: Item = response["Attributes"]
+        idem_pk, idem_sk = codec.opt_s(item, "idem_pk"), codec.opt_s(item, "idem_sk")
+        if idem_pk is not None and idem_sk is not None:
+            await self._set_ttl(codec.key(idem_pk, idem_sk), new_ttl)
+        late = [
+            {"session_id": i["session_id"], "sk": i["sk"]}
+            for i in await self._item_keys(session_id)
+            if codec.ttl_of(i) != new_ttl
+        ]
+        await self._fan_out([functools.partial(self._set_ttl, k, new_ttl) for k in late])
+        return codec.session_from(item)
+
+    async def delete_session(self, session_id: str) -> None:
+        """See ``Store.delete_session``.
+
+        The SESSION item goes first (conditional on being live), so the
+        session is gone at once; the rest is batch-deleted after it.
+        """
+        try:
+            response = await self._run(
+                self._client.delete_item,
+                TableName=self.table_name,
+                Key=self._key(session_id, keys.SESSION_SK),
+                ConditionExpression="attribute_exists(sk) AND #ttl > :now",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":now": codec.n(self._clock())},
+                ReturnValues="ALL_OLD",
+            )
+        except ConditionFailed:
+            raise session_not_found(session_id) from None
+        old: Item = response.get("Attributes", {})
+        idem_pk, idem_sk = codec.opt_s(old, "idem_pk"), codec.opt_s(old, "idem_sk")
+        if idem_pk is not None and idem_sk is not None:
+            try:
+                # Only if it still points here: the request id may be reused now.
+                await self._run(
+                    self._client.delete_item,
+                    TableName=self.table_name,
+                    Key=codec.key(idem_pk, idem_sk),
+                    ConditionExpression="target = :target",
+                    ExpressionAttributeValues={":target": codec.s(session_id)},
+                )
+            except ConditionFailed:
+                pass
+        children = [
+            {"session_id": i["session_id"], "sk": i["sk"]}
+            for i in await self._item_keys(session_id)
+        ]
+        try:
+            await self._batch_delete(children)
+        except ScoutError as error:
+            # The session already reads as gone; leftovers expire with its ttl.
+            logger.error(
+                "session deleted but some of its items were not",
+                extra={"session_id": session_id, "error": error.message},
+            )
+
+    # -- blobs ------------------------------------------------------------------------
+
+    async def _add_chunk(
+        self, session_id: str, blob_id: str, written: list[Item], data: bytes, ttl: int
+    ) -> None:
+        """Write the next chunk of a blob, noting its key first for cleanup."""
+        chunk_key = self._key(session_id, keys.blob_sk(blob_id, len(written)))
+        written.append(chunk_key)  # before the write: a timed-out put may still land
+        await self._run(
+            self._client.put_item,
+            TableName=self.table_name,
+            Item={**chunk_key, "data": codec.b(data), "ttl": codec.n(ttl)},
+        )
+
+    def _chunk_keys(self, session_id: str, blob_id: str, count: int) -> list[Item]:
+        return [self._key(session_id, keys.blob_sk(blob_id, i)) for i in range(count)]
+
+    async def _read_chunks(
+        self, session_id: str, blob_id: str, count: int, what: str
+    ) -> AsyncIterator[bytes]:
+        """The chunks of one blob version in order; fails loudly on any gap."""
+        expected = 0
+        async for items, _ in self._query_pages(
+            KeyConditionExpression="session_id = :sid AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":sid": codec.s(session_id),
+                ":first": codec.s(keys.blob_sk(blob_id, 0)),
+                ":last": codec.s(keys.blob_sk(blob_id, max(0, count - 1))),
+            },
+            ConsistentRead=True,
+        ):
+            now = self._clock()
+            for item in items:
+                if not keys.is_live(codec.ttl_of(item), now):
+                    raise NotFound(f"{what} expired while being read")
+                if item["sk"]["S"] != keys.blob_sk(blob_id, expected):
+                    raise _replaced_while_read(what)
+                expected += 1
+                yield bytes(item["data"]["B"])
+        if expected != count:
+            raise _replaced_while_read(what)
+
+    async def _commit_blob(
+        self,
+        session_id: str,
+        sk: str,
+        build: Callable[[int], Item],
+        old: Item | None,
+        ttl: int,
+        *,
+        chunks: Sequence[Item],
+        extra: Callable[[int], list[dict[str, Any]]] = lambda _ttl: [],
+    ) -> tuple[Item | None, int]:
+        """Write a blob's metadata item (chunks already written) and return the old one.
+
+        The Put is conditional on the version it replaces, so two concurrent
+        replacements each learn which version they superseded (and delete its
+        chunks, none leak). If the session's ttl moved meanwhile, the new
+        chunks follow it and the commit is retried.
+        """
+        for attempt in range(WRITE_ATTEMPTS):
+            item = build(ttl)
+            more = extra(ttl)
+            if old is None:
+                condition: dict[str, Any] = {
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            else:
+                condition = {
+                    "ConditionExpression": "version_id = :old",
+                    "ExpressionAttributeValues": {":old": old["version_id"]},
+                }
+            try:
+                await self._run(
+                    self._client.transact_write_items,
+                    TransactItems=[
+                        self._session_check(session_id, ttl),
+                        {"Put": {"TableName": self.table_name, "Item": item, **condition}},
+                        *more,
+                    ],
+                )
+                return old, ttl
+            except TransactionCancelled as cancelled:
+                if cancelled.collided:
+                    await backoff(attempt)
+                    continue
+                if cancelled.failed(0):
+                    new_ttl = await self._live_ttl(session_id)  # NotFound when gone
+                    if new_ttl != ttl:
+                        ttl = new_ttl
+                        await self._fan_out(
+                            [functools.partial(self._set_ttl, k, ttl) for k in chunks]
+                        )
+                if cancelled.failed(1):
+                    old = await self._get_raw(session_id, sk, codec.BLOB_REF)
+                if any(cancelled.failed(i) for i in range(2, 2 + len(more))):
+                    raise
+                if not cancelled.failed(0) and not cancelled.failed(1):
+                    raise
+        raise Conflict(f"{sk} keeps changing concurrently; retry")
+
+    async def _drop_old_version(self, session_id: str, old: Item | None, what: str) -> None:
+        """After a replace: delete the superseded version's chunks (best effort)."""
+        if old is None or "blob_id" not in old:
+            return
+        blob_id = codec.get_s(old, "blob_id")
+        count = codec.get_i(old, "chunk_count")
+        await self._delete_quietly(
+            self._chunk_keys(session_id, blob_id, count),
+            f"old chunks of {what}",
+            session_id=session_id,
+            blob_id=blob_id,
+        )
+
+    # -- files ------------------------------------------------------------------------
+
+    async def put_file(
+        self,
+        session_id: str,
+        name: str,
+        content_type: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        declared_size: int | None = None,
+    ) -> FileInfo:
+        """See ``Store.put_file``.
+
+        Incoming pieces of any size are re-cut into ``chunk_bytes`` chunks and
+        written as they fill, so memory stays at about one chunk; a blob that
+        ends up small is written inline instead.
+        """
+        limit = self.limits.max_file_bytes
+        if declared_size is not None and declared_size > limit:
+            raise keys.file_too_large(name, limit)
+        sk = keys.file_sk(name)
+        found = await self._batch_get(
+            [(session_id, keys.SESSION_SK), (session_id, sk)], codec.BLOB_REF
+        )
+        session = found.get((session_id, keys.SESSION_SK))
+        if session is None or not keys.is_live(codec.ttl_of(session), self._clock()):
+            raise session_not_found(session_id)
+        ttl = codec.get_i(session, "ttl")
+        old = found.get((session_id, sk))
+
+        blob_id = uuid.uuid4().hex
+        digest = hashlib.sha256()
+        buffer = bytearray()
+        size = 0
+        written: list[Item] = []
+        step = self.limits.chunk_bytes
+        try:
+            async for piece in chunks:
+                size += len(piece)
+                if size > limit:
+                    raise keys.file_too_large(name, limit)
+                digest.update(piece)
+                buffer += piece
+                # Past the inline size the blob is chunked: flush full chunks.
+                while size > self._inline_max and len(buffer) >= step:
+                    await self._add_chunk(session_id, blob_id, written, bytes(buffer[:step]), ttl)
+                    del buffer[:step]
+            inline = size <= self._inline_max
+            if not inline and buffer:
+                await self._add_chunk(session_id, blob_id, written, bytes(buffer), ttl)
+            info = FileInfo(
+                session_id=session_id,
+                name=name,
+                content_type=content_type,
+                size=size,
+                sha256=digest.hexdigest(),
+                created_at=self._clock(),
+            )
+            count = len(written)
+
+            def build(item_ttl: int) -> Item:
+                return {
+                    **self._key(session_id, sk),
+                    "content_type": codec.s(content_type),
+                    "size": codec.n(info.size),
+                    "sha256": codec.s(info.sha256),
+                    "created_at": codec.n(info.created_at),
+                    "ttl": codec.n(item_ttl),
+                    **codec.blob_fields(
+                        uuid.uuid4().hex if inline else blob_id,
+                        bytes(buffer) if inline else None,
+                        None if inline else blob_id,
+                        count,
+                    ),
+                }
+
+            old, _ = await self._commit_blob(session_id, sk, build, old, ttl, chunks=written)
+        except BaseException:
+            # Nothing of this version is visible; remove what was written.
+            await asyncio.shield(
+                self._delete_quietly(written, "chunks of a failed upload", session_id=session_id)
+            )
+            raise
+        await self._drop_old_version(session_id, old, f"file {name!r}")
+        return info
+
+    async def get_file(self, session_id: str, name: str) -> FileInfo:
+        """See ``Store.get_file``."""
+        item = await self._get(session_id, keys.file_sk(name), codec.FILE_META)
+        if item is None:
+            raise _file_not_found(session_id, name)
+        return codec.file_from(session_id, item)
+
+    async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
+        """See ``Store.open_file``."""
+        item = await self._get(session_id, keys.file_sk(name))
+        if item is None:
+            raise _file_not_found(session_id, name)
+        info = codec.file_from(session_id, item)
+        if "data" in item:
+            data = bytes(item["data"]["B"])
+            step = self.limits.chunk_bytes
+
+            async def inline() -> AsyncIterator[bytes]:
+                for start in range(0, len(data), step):
+                    yield data[start : start + step]
+
+            return info, inline()
+        blob_id = codec.get_s(item, "blob_id")
+        count = codec.get_i(item, "chunk_count")
+        return info, self._read_chunks(session_id, blob_id, count, f"file {name!r}")
+
+    async def list_files(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[FileInfo]:
+        """See ``Store.list_files``."""
+        items, token = await self._list_page(
+            listing=keys.LIST_FILES,
+            scope=session_id,
+            page_size=page_size,
+            page_token=page_token,
+            query=prefix_query(session_id, keys.FILE_PREFIX, codec.FILE_META),
+        )
+        return Page(items=[codec.file_from(session_id, i) for i in items], next_token=token)
+
+    # -- reports ----------------------------------------------------------------------
+
+    async def put_report(
+        self,
+        session_id: str,
+        kind: ReportKind,
+        content: str,
+        *,
+        source: ReportSource,
+        author: str,
+        run_id: str | None = None,
+        request_id: str | None = None,
+    ) -> Report:
+        """See ``Store.put_report``."""
+        raw = content.encode("utf-8")
+        if len(raw) > self.limits.max_report_bytes:
+            raise keys.report_too_large(kind.value, len(raw), self.limits.max_report_bytes)
+        sk = keys.report_sk(kind.value)
+        wanted = [(session_id, keys.SESSION_SK), (session_id, sk)]
+        idem = keys.idem_sk(keys.OP_PUT_REPORT, request_id) if request_id is not None else None
+        if idem is not None:
+            wanted.append((session_id, idem))
+        found = await self._batch_get(wanted, (*codec.BLOB_REF, *codec.REPORT_META))
+        now = self._clock()
+        session = found.get((session_id, keys.SESSION_SK))
+        if session is None or not keys.is_live(codec.ttl_of(session), now):
+            raise session_not_found(session_id)
+        record = found.get((session_id, idem)) if idem is not None else None
+        if record is not None and keys.is_live(codec.ttl_of(record), now):
+            return codec.report_from(session_id, kind, record, None)
+        ttl = codec.get_i(session, "ttl")
+        old = found.get((session_id, sk))
+
+        report = Report(
+            session_id=session_id,
+            kind=kind,
+            size=len(raw),
+            sha256=hashlib.sha256(raw).hexdigest(),
+            updated_at=self._clock(),
+            source=source,
+            author=author,
+            run_id=run_id,
+        )
+        inline = len(raw) <= self._inline_max
+        blob_id = uuid.uuid4().hex
+        written: list[Item] = []
+        fields = codec.report_fields(report)
+
+        def build(item_ttl: int) -> Item:
+            return {
+                **self._key(session_id, sk),
+                **fields,
+                "ttl": codec.n(item_ttl),
+                **codec.blob_fields(
+                    uuid.uuid4().hex if inline else blob_id,
+                    raw if inline else None,
+                    None if inline else blob_id,
+                    len(written),
+                ),
+            }
+
+        def record_put(item_ttl: int) -> list[dict[str, Any]]:
+            if idem is None:
+                return []
+            return [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {**self._key(session_id, idem), **fields, "ttl": codec.n(item_ttl)},
+                        # An expired record is as good as none.
+                        "ConditionExpression": "attribute_not_exists(sk) OR #ttl <= :now",
+                        "ExpressionAttributeNames": {"#ttl": "ttl"},
+                        "ExpressionAttributeValues": {":now": codec.n(self._clock())},
+                    }
+                }
+            ]
+
+        try:
+            if not inline:
+                step = self.limits.chunk_bytes
+                for start in range(0, len(raw), step):
+                    await self._add_chunk(
+                        session_id, blob_id, written, raw[start : start + step], ttl
+                    )
+            old, _ = await self._commit_blob(
+                session_id, sk, build, old, ttl, chunks=written, extra=record_put
+            )
+        except TransactionCancelled as cancelled:
+            await self._delete_quietly(written, "chunks of a report", session_id=session_id)
+            if idem is not None and cancelled.failed(2):
+                # A concurrent retry with the same request id won: its result.
+                record = await self._get(session_id, idem)
+                if record is not None:
+                    return codec.report_from(session_id, kind, record, None)
+            raise
+        except BaseException:
+            await asyncio.shield(
+                self._delete_quietly(written, "chunks of a report", session_id=session_id)
+            )
+            raise
+        await self._drop_old_version(session_id, old, kind.value)
+        return report
+
+    async def get_report(self, session_id: str, kind: ReportKind) -> Report:
+        """See ``Store.get_report``: one GetItem for a report stored inline."""
+        item = await self._get(session_id, keys.report_sk(kind.value))
+        if item is None:
+            raise NotFound(
+                f"{kind.title} not found in session {session_id}", reason="REPORT_NOT_FOUND"
+            )
+        if "data" in item:
+            raw = bytes(item["data"]["B"])
+        else:
+            parts = self._read_chunks(
+                session_id,
+                codec.get_s(item, "blob_id"),
+                codec.get_i(item, "chunk_count"),
+                kind.title,
+            )
+            raw = b"".join([part async for part in parts])
+        return codec.report_from(session_id, kind, item, raw.decode("utf-8"))
+
+    async def list_reports(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Report]:
+        """See ``Store.list_reports``."""
+        items, token = await self._list_page(
+            listing=keys.LIST_REPORTS,
+            scope=session_id,
+            page_size=page_size,
+            page_token=page_token,
+            query=prefix_query(session_id, keys.REPORT_PREFIX, codec.REPORT_META),
+        )
+        return Page(
+            items=[
+                codec.report_from(session_id, codec.report_kind_of(i["sk"]["S"]), i, None)
+                for i in items
+            ],
+            next_token=token,
+        )
+
+    # -- runs -------------------------------------------------------------------------
+
+    async def create_run(self, run: Run) -> Run:
+        """See ``Store.create_run``.
+
+        One transaction claims the session's active-run slot (a conditional
+        update of SESSION), creates the RUN item and records the request id.
+        """
+        sid = run.session_id
+        idem = (
+            keys.idem_sk(keys.OP_START_RESEARCH, run.request_id)
+            if run.request_id is not None
+            else None
+        )
+        stored = replace(run, version=1)
+        for attempt in range(WRITE_ATTEMPTS):
+            wanted = [(sid, keys.SESSION_SK)] + ([(sid, idem)] if idem is not None else [])
+            found = await self._batch_get(wanted, ("ttl", "active_run_id", "target"))
+            now = self._clock()
+            session = found.get((sid, keys.SESSION_SK))
+            if session is None or not keys.is_live(codec.ttl_of(session), now):
+                raise session_not_found(sid)
+            record = found.get((sid, idem)) if idem is not None else None
+            if record is not None and keys.is_live(codec.ttl_of(record), now):
+                return await self.get_run(sid, codec.get_s(record, "target"))
+            active = codec.opt_s(session, "active_run_id")
+            if active is not None:
+                raise _run_in_progress(sid, active)
+            ttl = codec.get_i(session, "ttl")
+            claim = "SET latest_run_id = :rid" + (
+                "" if run.state.is_terminal else ", active_run_id = :rid"
+            )
+            items: list[dict[str, Any]] = [
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": self._key(sid, keys.SESSION_SK),
+                        "UpdateExpression": claim,
+                        "ConditionExpression": (
+                            "attribute_exists(sk) AND #ttl = :ttl AND #ttl > :now"
+                            " AND attribute_not_exists(active_run_id)"
+                        ),
+                        "ExpressionAttributeNames": {"#ttl": "ttl"},
+                        "ExpressionAttributeValues": {
+                            ":rid": codec.s(run.run_id),
+                            ":ttl": codec.n(ttl),
+                            ":now": codec.n(now),
+                        },
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {
+                            **self._key(sid, keys.run_sk(run.run_id)),
+                            **codec.run_fields(run, version=1),
+                            "ttl": codec.n(ttl),
+                        },
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                },
+            ]
+            if idem is not None:
+                items.append(
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": {
+                                **self._key(sid, idem),
+                                "target": codec.s(run.run_id),
+                                "ttl": codec.n(ttl),
+                            },
+                            "ConditionExpression": "attribute_not_exists(sk) OR #ttl <= :now",
+                            "ExpressionAttributeNames": {"#ttl": "ttl"},
+                            "ExpressionAttributeValues": {":now": codec.n(now)},
+                        }
+                    }
+                )
+            try:
+                await self._run(self._client.transact_write_items, TransactItems=items)
+                return stored
+            except TransactionCancelled as cancelled:
+                if cancelled.collided:
+                    await backoff(attempt)
+                    continue
+                if cancelled.failed(1):
+                    raise AlreadyExists(
+                        f"run {run.run_id} already exists in session {sid}", reason="RUN_EXISTS"
+                    ) from None
+                if not (cancelled.failed(0) or cancelled.failed(2)):
+                    raise
+                # Lost a race (or the ttl moved): re-read and decide again.
+        raise Conflict(f"starting a run in session {sid} kept racing; retry")
+
+    async def get_run(self, session_id: str, run_id: str) -> Run:
+        """See ``Store.get_run``."""
+        item = await self._get(session_id, keys.run_sk(run_id))
+        if item is None:
+            raise _run_not_found(session_id, run_id)
+        return codec.run_from(item)
+
+    async def list_runs(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Run]:
+        """See ``Store.list_runs``: run ids are time-ordered, so newest first."""
+        query = prefix_query(session_id, keys.RUN_PREFIX, None)
+        query["ScanIndexForward"] = False
+        items, token = await self._list_page(
+            listing=keys.LIST_RUNS,
+            scope=session_id,
+            page_size=page_size,
+            page_token=page_token,
+            query=query,
+        )
+        return Page(items=[codec.run_from(i) for i in items], next_token=token)
+
+    def _run_update(self, run: Run) -> dict[str, Any]:
+        """An Update of a RUN item conditional on the caller's version."""
+        fields = codec.run_fields(run, version=run.version + 1)
+        names: dict[str, str] = {"#ttl": "ttl", "#version": "version"}
+        values: dict[str, Any] = {
+            ":expected": codec.n(run.version),
+            ":now": codec.n(self._clock()),
+        }
+        sets = []
+        for index, (attr, value) in enumerate(fields.items()):
+            names[f"#a{index}"] = attr
+            values[f":v{index}"] = value
+            sets.append(f"#a{index} = :v{index}")
+        removes = [a for a in (*codec.RUN_OPTIONAL, "gsi1pk", "gsi1sk") if a not in fields]
+        for index, attr in enumerate(removes):
+            names[f"#r{index}"] = attr
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+        return {
+            "TableName": self.table_name,
+            "Key": self._key(run.session_id, keys.run_sk(run.run_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(sk) AND #version = :expected AND #ttl > :now",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    async def update_run(self, run: Run) -> Run:
+        """See ``Store.update_run``.
+
+        A terminal state also releases the session's active-run slot in the
+        same transaction (if this run holds it).
+        """
+        update = self._run_update(run)
+        try:
+            if run.state.is_terminal:
+                try:
+                    await self._run(
+                        self._client.transact_write_items,
+                        TransactItems=[
+                            {"Update": update},
+                            {
+                                "Update": {
+                                    "TableName": self.table_name,
+                                    "Key": self._key(run.session_id, keys.SESSION_SK),
+                                    "UpdateExpression": "REMOVE active_run_id",
+                                    "ConditionExpression": (
+                                        "attribute_exists(sk) AND active_run_id = :rid"
+                                    ),
+                                    "ExpressionAttributeValues": {":rid": codec.s(run.run_id)},
+                                }
+                            },
+                        ],
+                    )
+                    return replace(run, version=run.version + 1)
+                except TransactionCancelled as cancelled:
+                    if cancelled.failed(0) or not cancelled.failed(1):
+                        raise
+                    # The slot is not this run's: just write the run.
+            await self._run(self._client.update_item, **update)
+        except (ConditionFailed, TransactionCancelled):
+            if await self._get(run.session_id, keys.run_sk(run.run_id), ("ttl",)) is None:
+                raise _run_not_found(run.session_id, run.run_id) from None
+            raise Conflict(
+                f"run {run.run_id} changed concurrently (expected version {run.version})",
+                reason="RUN_VERSION_CONFLICT",
+            ) from None
+        return replace(run, version=run.version + 1)
+
+    async def list_resumable_runs(self, *, lease_expired_before: float, limit: int) -> list[Run]:
+        """See ``Store.list_resumable_runs``: one query of the ACTIVE_RUNS index partition."""
+        runs: list[Run] = []
+        if limit <= 0:
+            return runs
+        async for items, _ in self._query_pages(
+            IndexName=GSI_NAME,
+            KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :cutoff",
+            ExpressionAttributeValues={
+                ":pk": codec.s(keys.ACTIVE_RUNS),
+                ":cutoff": codec.s(keys.millis(lease_expired_before)),
+            },
+            ScanIndexForward=True,
+        ):
+            now = self._clock()
+            for item in items:
+                if keys.is_live(codec.ttl_of(item), now):
+                    run = codec.run_from(item)
+                    if not run.state.is_terminal:
+                        runs.append(run)
+                        if len(runs) >= limit:
+                            return runs
+        return runs
+
+    # -- events -----------------------------------------------------------------------
+
+    async def append_event(self, event: ProgressEvent) -> None:
+        """See ``Store.append_event``."""
+        _check_sequence(event.sequence)
+        ttl = await self._live_ttl(event.session_id)
+        try:
+            await self._run(
+                self._client.put_item,
+                TableName=self.table_name,
+                Item=codec.event_item(event, ttl),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ConditionFailed:
+            raise Conflict(
+                f"run {event.run_id} already has event {event.sequence}", reason="EVENT_EXISTS"
+            ) from None
+
+    async def read_events(
+        self, session_id: str, run_id: str, *, after_sequence: int, limit: int = 1000
+    ) -> list[ProgressEvent]:
+        """See ``Store.read_events``: follows LastEvaluatedKey past 1 MB pages."""
+        first = max(0, after_sequence) + 1
+        if limit <= 0 or first > keys.MAX_SEQUENCE:
+            return []
+        events: list[ProgressEvent] = []
+        async for items, _ in self._query_pages(
+            limit=limit,
+            KeyConditionExpression="session_id = :sid AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":sid": codec.s(session_id),
+                ":first": codec.s(keys.event_sk(run_id, first)),
+                ":last": codec.s(keys.event_sk(run_id, keys.MAX_SEQUENCE)),
+            },
+            ConsistentRead=True,
+        ):
+            now = self._clock()
+            events.extend(codec.event_from(i) for i in items if keys.is_live(codec.ttl_of(i), now))
+        return events[:limit]
+
+    async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
+        """See ``Store.last_event``."""
+        response = await self._run(
+            self._client.query,
+            TableName=self.table_name,
+            KeyConditionExpression="session_id = :sid AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":sid": codec.s(session_id),
+                ":prefix": codec.s(f"{keys.EVENT_PREFIX}{run_id}#"),
+            },
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        if not items or not keys.is_live(codec.ttl_of(items[0]), self._clock()):
+            return None
+        return codec.event_from(items[0])
+
+    # -- life -------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """One cheap data-plane read (a GetItem of a key that never exists)."""
+        await self._run(
+            self._client.get_item,
+            TableName=self.table_name,
+            Key=self._key("PING", "PING"),
+            ProjectionExpression="sk",
+        )
+
+    async def create_table(self) -> bool:
+        """``create_table`` on the pool (idempotent); True when it was created."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, create_table, self._client, self.table_name
+        )
+
+    async def check(self) -> None:
+        """``check_table`` on the pool: refuse a missing or wrongly shaped table."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, check_table, self._client, self.table_name)
+
+
+# -- module helpers -----------------------------------------------------------------------
+
+
+def _check_sequence(sequence: int) -> None:
+    if not 1 <= sequence <= keys.MAX_SEQUENCE:
+        raise InvalidArgument(f"event sequence {sequence} is out of range 1..{keys.MAX_SEQUENCE}")
+
+
+def _file_not_found(session_id: str, name: str) -> NotFound:
+    return NotFound(f"file {name!r} not found in session {session_id}", reason="FILE_NOT_FOUND")
+
+
+def _run_not_found(session_id: str, run_id: str) -> NotFound:
+    return NotFound(f"run {run_id} not found in session {session_id}", reason="RUN_NOT_FOUND")
+
+
+def _run_in_progress(session_id: str, active: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"run {active} is still in progress in session {session_id}",
+        reason="RUN_IN_PROGRESS",
+        metadata={"active_run_id": active},
+    )
+
+
+def _replaced_while_read(what: str) -> Conflict:
+    # Only a replace (which deletes the old chunks) or a delete does this.
+    return Conflict(
+        f"{what} was replaced or deleted while being read; read it again",
+        reason="BLOB_REPLACED",
+    )

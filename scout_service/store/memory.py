@@ -1,0 +1,483 @@
+"""An in-process ``Store`` for fast unit tests, behaviourally equal to DynamoDB.
+
+It keeps the same rules as ``DynamoStore`` — expiry through an injectable
+clock, idempotent request ids, size limits checked before anything is
+stored, version conflicts, the single active-run slot — and pages by the
+same sort keys, so it accepts and hands out the same page tokens. The same
+contract suite (``tests/store/test_contract.py``) runs against both.
+
+State sits in plain dicts behind one ``threading.Lock``; no method awaits
+while it holds the lock, so it is safe from any thread or event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from scout_service.domain import (
+    FileInfo,
+    Page,
+    ProgressEvent,
+    Report,
+    ReportKind,
+    ReportSource,
+    Run,
+    Session,
+)
+from scout_service.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+from scout_service.store import _keys as keys
+from scout_service.store.base import Store, StoreLimits
+
+T = TypeVar("T")
+
+
+@dataclass
+class _SessionData:
+    """Everything stored under one session; it all expires with ``session``."""
+
+    session: Session
+    create_idem: tuple[str, str] | None = None
+    files: dict[str, tuple[FileInfo, bytes]] = field(default_factory=dict)
+    reports: dict[str, tuple[Report, str]] = field(default_factory=dict)
+    runs: dict[str, Run] = field(default_factory=dict)
+    events: dict[str, dict[int, ProgressEvent]] = field(default_factory=dict)
+    # "StartResearch#<request_id>" -> run id; "PutReport#<request_id>" -> Report.
+    idem: dict[str, str | Report] = field(default_factory=dict)
+
+
+def _session_not_found(session_id: str) -> NotFound:
+    return NotFound(f"session {session_id} not found or expired", reason="SESSION_NOT_FOUND")
+
+
+class MemoryStore(Store):
+    """Dict-backed fake of the DynamoDB store (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        limits: StoreLimits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limits = limits or StoreLimits()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sessions: dict[str, _SessionData] = {}
+        self._create_idem: dict[tuple[str, str], str] = {}
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _live(self, session_id: str) -> _SessionData | None:
+        data = self._sessions.get(session_id)
+        if data is None:
+            return None
+        if not keys.is_live(data.session.expires_at, self._clock()):
+            return None
+        return data
+
+    def _require(self, session_id: str) -> _SessionData:
+        data = self._live(session_id)
+        if data is None:
+            raise _session_not_found(session_id)
+        return data
+
+    # -- sessions -----------------------------------------------------------------
+
+    async def create_session(
+        self,
+        *,
+        owner: str,
+        ttl_seconds: int,
+        labels: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> Session:
+        """See ``Store.create_session``."""
+        with self._lock:
+            if request_id is not None:
+                previous = self._create_idem.get((owner, request_id))
+                if previous is not None:
+                    data = self._live(previous)
+                    if data is not None:
+                        return data.session
+            now = self._clock()
+            session = Session(
+                session_id=str(uuid.uuid4()),
+                owner=owner,
+                created_at=now,
+                expires_at=keys.expiry(now, ttl_seconds),
+                labels=dict(labels or {}),
+            )
+            data = _SessionData(session=session)
+            if request_id is not None:
+                data.create_idem = (owner, request_id)
+                self._create_idem[(owner, request_id)] = session.session_id
+            self._sessions[session.session_id] = data
+            return session
+
+    async def get_session(self, session_id: str) -> Session:
+        """See ``Store.get_session``."""
+        with self._lock:
+            return self._require(session_id).session
+
+    async def list_sessions(
+        self, owner: str | None, *, page_size: int, page_token: str | None = None
+    ) -> Page[Session]:
+        """See ``Store.list_sessions``."""
+        listing = keys.LIST_SESSIONS if owner is not None else keys.LIST_ALL_SESSIONS
+        scope = owner if owner is not None else "*"
+        cursor = None
+        if page_token:
+            cursor = keys.decode_token(page_token, listing, scope)["gsi1sk"]
+        with self._lock:
+            now = self._clock()
+            rows = sorted(
+                (
+                    (keys.session_gsi_sk(d.session.created_at, sid), d.session)
+                    for sid, d in self._sessions.items()
+                    if keys.is_live(d.session.expires_at, now)
+                    and (owner is None or d.session.owner == owner)
+                ),
+                key=lambda row: row[0],
+                reverse=True,
+            )
+        if cursor is not None:
+            rows = [row for row in rows if row[0] < cursor]
+        page = rows[:page_size]
+        token = None
+        if len(rows) > page_size:
+            last_sk, last = page[-1]
+            if owner is None:
+                token = keys.encode_token(listing, scope, {"gsi1sk": last_sk})
+            else:
+                token = keys.encode_token(
+                    listing,
+                    scope,
+                    {
+                        "session_id": last.session_id,
+                        "sk": keys.SESSION_SK,
+                        "gsi1pk": keys.owner_pk(owner),
+                        "gsi1sk": last_sk,
+                    },
+                )
+        return Page(items=[session for _, session in page], next_token=token)
+
+    async def extend_session(self, session_id: str, ttl_seconds: int) -> Session:
+        """See ``Store.extend_session``."""
+        with self._lock:
+            data = self._require(session_id)
+            data.session = replace(data.session, expires_at=keys.expiry(self._clock(), ttl_seconds))
+            return data.session
+
+    async def delete_session(self, session_id: str) -> None:
+        """See ``Store.delete_session``."""
+        with self._lock:
+            data = self._require(session_id)
+            del self._sessions[session_id]
+            if data.create_idem is not None:
+                self._create_idem.pop(data.create_idem, None)
+
+    # -- files --------------------------------------------------------------------
+
+    async def put_file(
+        self,
+        session_id: str,
+        name: str,
+        content_type: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        declared_size: int | None = None,
+    ) -> FileInfo:
+        """See ``Store.put_file``."""
+        limit = self.limits.max_file_bytes
+        if declared_size is not None and declared_size > limit:
+            raise keys.file_too_large(name, limit)
+        with self._lock:
+            self._require(session_id)
+        digest = hashlib.sha256()
+        buffer = bytearray()
+        async for chunk in chunks:
+            if len(buffer) + len(chunk) > limit:
+                raise keys.file_too_large(name, limit)
+            digest.update(chunk)
+            buffer += chunk
+        with self._lock:
+            data = self._require(session_id)
+            info = FileInfo(
+                session_id=session_id,
+                name=name,
+                content_type=content_type,
+                size=len(buffer),
+                sha256=digest.hexdigest(),
+                created_at=self._clock(),
+            )
+            data.files[name] = (info, bytes(buffer))
+            return info
+
+    async def get_file(self, session_id: str, name: str) -> FileInfo:
+        """See ``Store.get_file``."""
+        return self._file(session_id, name)[0]
+
+    def _file(self, session_id: str, name: str) -> tuple[FileInfo, bytes]:
+        with self._lock:
+            data = self._live(session_id)
+            entry = data.files.get(name) if data is not None else None
+        if entry is None:
+            raise NotFound(
+                f"file {name!r} not found in session {session_id}", reason="FILE_NOT_FOUND"
+            )
+        return entry
+
+    async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
+        """See ``Store.open_file``."""
+        info, content = self._file(session_id, name)
+        step = self.limits.chunk_bytes
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(content), step):
+                yield content[start : start + step]
+
+        return info, chunks()
+
+    async def list_files(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[FileInfo]:
+        """See ``Store.list_files``."""
+        with self._lock:
+            data = self._live(session_id)
+            rows = (
+                [(keys.file_sk(name), info) for name, (info, _) in data.files.items()]
+                if data is not None
+                else []
+            )
+        return _page_by_sk(rows, keys.LIST_FILES, session_id, page_size, page_token)
+
+    # -- reports ------------------------------------------------------------------
+
+    async def put_report(
+        self,
+        session_id: str,
+        kind: ReportKind,
+        content: str,
+        *,
+        source: ReportSource,
+        author: str,
+        run_id: str | None = None,
+        request_id: str | None = None,
+    ) -> Report:
+        """See ``Store.put_report``."""
+        raw = content.encode("utf-8")
+        if len(raw) > self.limits.max_report_bytes:
+            raise keys.report_too_large(kind.value, len(raw), self.limits.max_report_bytes)
+        idem_key = f"{keys.OP_PUT_REPORT}#{request_id}"
+        with self._lock:
+            data = self._require(session_id)
+            if request_id is not None:
+                previous = data.idem.get(idem_key)
+                if isinstance(previous, Report):
+                    return previous
+            report = Report(
+                session_id=session_id,
+                kind=kind,
+                size=len(raw),
+                sha256=hashlib.sha256(raw).hexdigest(),
+                updated_at=self._clock(),
+                source=source,
+                author=author,
+                run_id=run_id,
+            )
+            data.reports[kind.value] = (report, content)
+            if request_id is not None:
+                data.idem[idem_key] = report
+            return report
+
+    async def get_report(self, session_id: str, kind: ReportKind) -> Report:
+        """See ``Store.get_report``."""
+        with self._lock:
+            data = self._live(session_id)
+            entry = data.reports.get(kind.value) if data is not None else None
+        if entry is None:
+            raise NotFound(
+                f"{kind.title} not found in session {session_id}", reason="REPORT_NOT_FOUND"
+            )
+        report, content = entry
+        return replace(report, content=content)
+
+    async def list_reports(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Report]:
+        """See ``Store.list_reports``."""
+        with self._lock:
+            data = self._live(session_id)
+            rows = (
+                [(keys.report_sk(name), report) for name, (report, _) in data.reports.items()]
+                if data is not None
+                else []
+            )
+        return _page_by_sk(rows, keys.LIST_REPORTS, session_id, page_size, page_token)
+
+    # -- runs ---------------------------------------------------------------------
+
+    async def create_run(self, run: Run) -> Run:
+        """See ``Store.create_run``."""
+        idem_key = f"{keys.OP_START_RESEARCH}#{run.request_id}"
+        with self._lock:
+            data = self._require(run.session_id)
+            if run.request_id is not None:
+                previous = data.idem.get(idem_key)
+                if isinstance(previous, str) and previous in data.runs:
+                    return data.runs[previous]
+            active = data.session.active_run_id
+            if active is not None:
+                raise FailedPrecondition(
+                    f"run {active} is still in progress in session {run.session_id}",
+                    reason="RUN_IN_PROGRESS",
+                    metadata={"active_run_id": active},
+                )
+            if run.run_id in data.runs:
+                raise AlreadyExists(f"run {run.run_id} already exists", reason="RUN_EXISTS")
+            stored = replace(run, version=1)
+            data.runs[run.run_id] = stored
+            data.session = replace(
+                data.session,
+                latest_run_id=run.run_id,
+                active_run_id=None if run.state.is_terminal else run.run_id,
+            )
+            if run.request_id is not None:
+                data.idem[idem_key] = run.run_id
+            return stored
+
+    async def get_run(self, session_id: str, run_id: str) -> Run:
+        """See ``Store.get_run``."""
+        with self._lock:
+            data = self._live(session_id)
+            run = data.runs.get(run_id) if data is not None else None
+        if run is None:
+            raise _run_not_found(session_id, run_id)
+        return run
+
+    async def list_runs(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Run]:
+        """See ``Store.list_runs``."""
+        with self._lock:
+            data = self._live(session_id)
+            rows = (
+                [(keys.run_sk(run_id), run) for run_id, run in data.runs.items()]
+                if data is not None
+                else []
+            )
+        return _page_by_sk(rows, keys.LIST_RUNS, session_id, page_size, page_token, descending=True)
+
+    async def update_run(self, run: Run) -> Run:
+        """See ``Store.update_run``."""
+        with self._lock:
+            data = self._live(run.session_id)
+            stored = data.runs.get(run.run_id) if data is not None else None
+            if data is None or stored is None:
+                raise _run_not_found(run.session_id, run.run_id)
+            if stored.version != run.version:
+                raise Conflict(
+                    f"run {run.run_id} changed concurrently (stored version "
+                    f"{stored.version}, expected {run.version})",
+                    reason="RUN_VERSION_CONFLICT",
+                )
+            new = replace(run, version=stored.version + 1)
+            data.runs[run.run_id] = new
+            if new.state.is_terminal and data.session.active_run_id == run.run_id:
+                data.session = replace(data.session, active_run_id=None)
+            return new
+
+    async def list_resumable_runs(self, *, lease_expired_before: float, limit: int) -> list[Run]:
+        """See ``Store.list_resumable_runs``."""
+        cutoff = keys.millis(lease_expired_before)
+        with self._lock:
+            now = self._clock()
+            rows = [
+                (keys.active_run_gsi_sk(run.lease_expires_at, sid, run.run_id), run)
+                for sid, data in self._sessions.items()
+                if keys.is_live(data.session.expires_at, now)
+                for run in data.runs.values()
+                if not run.state.is_terminal
+            ]
+        rows = sorted((row for row in rows if row[0] < cutoff), key=lambda row: row[0])
+        return [run for _, run in rows[:limit]]
+
+    # -- events -------------------------------------------------------------------
+
+    async def append_event(self, event: ProgressEvent) -> None:
+        """See ``Store.append_event``."""
+        _check_sequence(event.sequence)
+        with self._lock:
+            data = self._require(event.session_id)
+            events = data.events.setdefault(event.run_id, {})
+            if event.sequence in events:
+                raise Conflict(
+                    f"run {event.run_id} already has event {event.sequence}",
+                    reason="EVENT_EXISTS",
+                )
+            events[event.sequence] = replace(event, attributes=dict(event.attributes))
+
+    async def read_events(
+        self, session_id: str, run_id: str, *, after_sequence: int, limit: int = 1000
+    ) -> list[ProgressEvent]:
+        """See ``Store.read_events``."""
+        with self._lock:
+            data = self._live(session_id)
+            events = dict(data.events.get(run_id, {})) if data is not None else {}
+        wanted = sorted(seq for seq in events if seq > after_sequence)[: max(0, limit)]
+        return [events[seq] for seq in wanted]
+
+    async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
+        """See ``Store.last_event``."""
+        with self._lock:
+            data = self._live(session_id)
+            events = data.events.get(run_id, {}) if data is not None else {}
+            return events[max(events)] if events else None
+
+    # -- life ---------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Always reachable."""
+
+
+def _run_not_found(session_id: str, run_id: str) -> NotFound:
+    return NotFound(f"run {run_id} not found in session {session_id}", reason="RUN_NOT_FOUND")
+
+
+def _check_sequence(sequence: int) -> None:
+    if not 1 <= sequence <= keys.MAX_SEQUENCE:
+        raise InvalidArgument(f"event sequence {sequence} is out of range 1..{keys.MAX_SEQUENCE}")
+
+
+def _page_by_sk(
+    rows: list[tuple[str, T]],
+    listing: str,
+    session_id: str,
+    page_size: int,
+    page_token: str | None,
+    *,
+    descending: bool = False,
+) -> Page[T]:
+    """One page of (sort key, item) rows, ordered and cut like a DynamoDB Query."""
+    rows = sorted(rows, key=lambda row: row[0], reverse=descending)
+    if page_token:
+        after = keys.decode_token(page_token, listing, session_id)["sk"]
+        rows = [row for row in rows if (row[0] < after if descending else row[0] > after)]
+    page = rows[:page_size]
+    token = None
+    if len(rows) > page_size:
+        token = keys.encode_token(
+            listing, session_id, {"session_id": session_id, "sk": page[-1][0]}
+        )
+    return Page(items=[item for _, item in page], next_token=token)
