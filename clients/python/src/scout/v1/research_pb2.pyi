@@ -77,20 +77,22 @@ class TokenUsage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
 
 class AgentStatus(_message.Message):
-    __slots__ = ("kind", "state", "error", "usage", "start_time", "end_time")
+    __slots__ = ("kind", "state", "error", "usage", "start_time", "end_time", "invocations")
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
     kind: _types_pb2.ReportKind
     state: AgentState
     error: str
     usage: TokenUsage
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., error: _Optional[str] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    invocations: int
+    def __init__(self, kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., error: _Optional[str] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invocations: _Optional[int] = ...) -> None: ...
 
 class Run(_message.Message):
     __slots__ = ("session_id", "run_id", "state", "agents", "usage", "error", "create_time", "update_time", "end_time", "last_sequence", "model_provider", "file_names", "request_id")

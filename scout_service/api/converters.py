@@ -1,0 +1,176 @@
+"""Domain ↔ proto conversions, all in one place.
+
+The only module that knows both ``scout_service.domain`` and ``scout.v1``;
+servicers call these and nothing else to translate.
+"""
+
+from __future__ import annotations
+
+from google.protobuf import timestamp_pb2
+
+from scout.v1 import report_pb2, research_pb2, types_pb2
+from scout_service import domain
+from scout_service.errors import InvalidArgument
+
+_KIND_TO_PB = {
+    domain.ReportKind.MARKET: types_pb2.REPORT_KIND_MARKET,
+    domain.ReportKind.COMPETITION: types_pb2.REPORT_KIND_COMPETITION,
+    domain.ReportKind.PRICE: types_pb2.REPORT_KIND_PRICE,
+    domain.ReportKind.LEGAL: types_pb2.REPORT_KIND_LEGAL,
+    domain.ReportKind.FINAL: types_pb2.REPORT_KIND_FINAL,
+}
+_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+
+_RUN_STATE = {
+    domain.RunState.QUEUED: research_pb2.RUN_STATE_QUEUED,
+    domain.RunState.RUNNING: research_pb2.RUN_STATE_RUNNING,
+    domain.RunState.SUCCEEDED: research_pb2.RUN_STATE_SUCCEEDED,
+    domain.RunState.FAILED: research_pb2.RUN_STATE_FAILED,
+    domain.RunState.CANCELLED: research_pb2.RUN_STATE_CANCELLED,
+}
+_AGENT_STATE = {
+    domain.AgentState.PENDING: research_pb2.AGENT_STATE_PENDING,
+    domain.AgentState.RUNNING: research_pb2.AGENT_STATE_RUNNING,
+    domain.AgentState.SUCCEEDED: research_pb2.AGENT_STATE_SUCCEEDED,
+    domain.AgentState.FAILED: research_pb2.AGENT_STATE_FAILED,
+    domain.AgentState.CANCELLED: research_pb2.AGENT_STATE_CANCELLED,
+}
+_EVENT_TYPE = {t: research_pb2.ProgressEventType.Value(f"PROGRESS_EVENT_TYPE_{t.value}")
+               for t in domain.EventType}
+_SOURCE = {
+    domain.ReportSource.AGENT: types_pb2.REPORT_SOURCE_AGENT,
+    domain.ReportSource.CALLER: types_pb2.REPORT_SOURCE_CALLER,
+}
+_FORMATS = {
+    report_pb2.EXPORT_FORMAT_MARKDOWN: "md",
+    report_pb2.EXPORT_FORMAT_HTML: "html",
+    report_pb2.EXPORT_FORMAT_PDF: "pdf",
+    report_pb2.EXPORT_FORMAT_ZIP: "zip",
+}
+
+
+def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
+    """Epoch seconds → Timestamp (None stays unset)."""
+    if seconds is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def report_kind_from_pb(value: int, field: str = "kind") -> domain.ReportKind:
+    """A required report kind; UNSPECIFIED or unknown → InvalidArgument."""
+    try:
+        return _KIND_FROM_PB[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidArgument(
+            f"{field}: must be one of REPORT_KIND_MARKET, _COMPETITION, _PRICE, _LEGAL, _FINAL",
+            metadata={"field": field},
+        ) from None
+
+
+def report_kind_to_pb(kind: domain.ReportKind | None) -> types_pb2.ReportKind.ValueType:
+    """Domain kind → proto enum (None → UNSPECIFIED)."""
+    return _KIND_TO_PB[kind] if kind else types_pb2.REPORT_KIND_UNSPECIFIED
+
+
+def export_format_from_pb(value: int) -> str:
+    """A required export format → "md" | "html" | "pdf" | "zip"."""
+    try:
+        return _FORMATS[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidArgument(
+            "format: must be one of EXPORT_FORMAT_MARKDOWN, _HTML, _PDF, _ZIP",
+            metadata={"field": "format"},
+        ) from None
+
+
+def session_to_pb(s: domain.Session) -> types_pb2.Session:
+    """Session → proto."""
+    return types_pb2.Session(
+        session_id=s.session_id,
+        owner=s.owner,
+        labels=dict(s.labels),
+        create_time=timestamp(s.created_at),
+        expire_time=timestamp(s.expires_at),
+        latest_run_id=s.latest_run_id or "",
+    )
+
+
+def file_to_pb(f: domain.FileInfo) -> types_pb2.FileInfo:
+    """FileInfo → proto."""
+    return types_pb2.FileInfo(
+        session_id=f.session_id,
+        file_name=f.name,
+        content_type=f.content_type,
+        size_bytes=f.size,
+        sha256=f.sha256,
+        create_time=timestamp(f.created_at),
+    )
+
+
+def report_to_pb(r: domain.Report) -> types_pb2.Report:
+    """Report → proto (content only when loaded)."""
+    return types_pb2.Report(
+        session_id=r.session_id,
+        kind=report_kind_to_pb(r.kind),
+        name=r.kind.value,
+        content=r.content or "",
+        size_bytes=r.size,
+        sha256=r.sha256,
+        update_time=timestamp(r.updated_at),
+        run_id=r.run_id or "",
+        source=_SOURCE[r.source],
+        author=r.author,
+    )
+
+
+def _usage(u: domain.TokenUsage) -> research_pb2.TokenUsage:
+    return research_pb2.TokenUsage(
+        input_tokens=u.input_tokens, output_tokens=u.output_tokens, total_tokens=u.total_tokens
+    )
+
+
+def run_to_pb(r: domain.Run) -> research_pb2.Run:
+    """Run → proto."""
+    return research_pb2.Run(
+        session_id=r.session_id,
+        run_id=r.run_id,
+        state=_RUN_STATE[r.state],
+        agents=[
+            research_pb2.AgentStatus(
+                kind=report_kind_to_pb(a.kind),
+                state=_AGENT_STATE[a.state],
+                error=a.error or "",
+                usage=_usage(a.usage),
+                start_time=timestamp(a.started_at),
+                end_time=timestamp(a.finished_at),
+                invocations=a.invocations,
+            )
+            for a in r.agents
+        ],
+        usage=_usage(r.usage),
+        error=r.error or "",
+        create_time=timestamp(r.created_at),
+        update_time=timestamp(r.updated_at),
+        end_time=timestamp(r.finished_at),
+        last_sequence=r.last_sequence,
+        model_provider=r.model_provider,
+        file_names=list(r.file_names),
+        request_id=r.request_id or "",
+    )
+
+
+def event_to_pb(e: domain.ProgressEvent) -> research_pb2.ProgressEvent:
+    """ProgressEvent → proto."""
+    return research_pb2.ProgressEvent(
+        session_id=e.session_id,
+        run_id=e.run_id,
+        sequence=e.sequence,
+        create_time=timestamp(e.created_at),
+        type=_EVENT_TYPE[e.type],
+        agent=report_kind_to_pb(e.agent),
+        display_message=e.message,
+        tool_name=e.tool_name or "",
+        attributes=dict(e.attributes),
+    )
