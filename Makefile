@@ -34,6 +34,8 @@ setup: $(VENV)/.installed $(BUF)
 protos: $(VENV)/.installed
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=$(GEN_DIR) --pyi_out=$(GEN_DIR) \
 		--grpc_python_out=$(GEN_DIR) $(PROTOS)
+	$(PY) -m grpc_tools.protoc -Iprotos --include_source_info \
+		--descriptor_set_out=$(GEN_DIR)/scout/v1/descriptor_set.binpb $(PROTOS)
 
 check-protos: protos
 	@git diff --exit-code --stat -- $(GEN_DIR)/scout || \
@@ -52,6 +54,7 @@ buf-breaking: $(BUF)
 	else echo "buf breaking: main has no protos/ yet, nothing to compare"; fi
 
 lint: $(VENV)/.installed buf-lint
+	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/ruff check scout_service clients/python/src/scout_client tests bench
 	$(VENV)/bin/mypy
 

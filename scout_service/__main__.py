@@ -1,0 +1,118 @@
+"""``scout-service``: serve the API, or create / check the DynamoDB table.
+
+    scout-service serve           start a replica (see --help for every setting)
+    scout-service create-table    create the table with TTL enabled (idempotent)
+    scout-service check-table     verify the table's key schema and TTL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from scout_service.config import ConfigError, Settings, describe_options, load_settings
+
+log = logging.getLogger("scout_service")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # botocore logs request bodies at DEBUG; never let contents reach the log.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("strands").setLevel(logging.WARNING)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+
+async def _serve(settings: Settings) -> int:
+    from scout_service.server import ScoutApp
+    from scout_service.wiring import build_deps
+
+    deps = await build_deps(settings)
+    app = ScoutApp(settings, deps)
+    port = await app.start()
+    host = settings.listen_address.rpartition(":")[0]
+    if not settings.auth_enabled:
+        log.warning(
+            "AUTHENTICATION IS OFF: every caller is the admin principal 'local'. This is only "
+            "allowed with the embedded DynamoDB; configure SCOUT_AUTH_TOKENS for real use."
+        )
+    print(f"scout-service listening on {host}:{port} "
+          f"(store: {'embedded DynamoDB' if settings.embedded else settings.table_name}, "
+          f"model: {settings.model_provider})", flush=True)
+    if app.metrics_port is not None:
+        print(f"metrics on http://{settings.metrics_address.rpartition(':')[0]}:"
+              f"{app.metrics_port}/metrics", flush=True)
+    print(f"try: grpcurl -plaintext {host}:{port} list", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
+    await app.stop()
+    return 0
+
+
+async def _table(settings: Settings, create: bool) -> int:
+    from scout_service.store import DynamoStore
+    from scout_service.wiring import store_limits
+
+    if settings.embedded:
+        print("no DynamoDB configured: set DYNAMODB_ENDPOINT_URL or AWS credentials "
+              "(the embedded DynamoDB creates its table itself)", file=sys.stderr)
+        return 2
+    store = DynamoStore.from_config(
+        table_name=settings.table_name, region=settings.region,
+        endpoint_url=settings.endpoint_url, limits=store_limits(settings), max_workers=2,
+    )
+    try:
+        if create:
+            created = await store.create_table()
+            print(f"table {settings.table_name}: {'created' if created else 'already exists'}")
+        await store.check()
+        print(f"table {settings.table_name}: key schema and TTL are as Scout needs")
+        return 0
+    finally:
+        await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``scout-service`` console script."""
+    parser = argparse.ArgumentParser(prog="scout-service", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run a replica", epilog=describe_options(),
+                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                   description="Serve the scout.v1 API. Configured only by environment "
+                               "variables, listed below.")
+    sub.add_parser("create-table", help="create the DynamoDB table (idempotent)",
+                   epilog=describe_options(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.add_parser("check-table", help="verify the DynamoDB table's shape")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"scout-service: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    from scout_service.errors import ScoutError
+
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(settings))
+        return asyncio.run(_table(settings, create=args.command == "create-table"))
+    except ScoutError as exc:
+        print(f"scout-service: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

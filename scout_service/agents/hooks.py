@@ -1,0 +1,70 @@
+"""Strands hooks that turn an agent's lifecycle into Scout progress events.
+
+``AGENT_STARTED`` and ``TOOL_CALL`` come from the hooks as strands fires
+them; the save tool itself records ``REPORT_SAVED``. Whether an agent
+*finished* or *failed* needs what only the runner knows (its timeout, the
+run being cancelled, whether the report was saved), so the hooks note the
+stop reason and tool errors in the agent's ``AgentOutcome`` and the runner
+records ``AGENT_FINISHED`` / ``AGENT_FAILED``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strands.hooks import (
+    AfterInvocationEvent,
+    AfterToolCallEvent,
+    BeforeInvocationEvent,
+    BeforeToolCallEvent,
+    HookProvider,
+    HookRegistry,
+)
+
+from scout_service.agents.prompts import agent_title, save_tool_name
+from scout_service.agents.recorder import EventRecorder
+from scout_service.agents.tools import AgentOutcome
+from scout_service.domain import EventType
+
+
+class ProgressHooks(HookProvider):
+    """Progress events for one agent invocation of one run."""
+
+    def __init__(self, recorder: EventRecorder, outcome: AgentOutcome) -> None:
+        """Emit through ``recorder``; note what happened in ``outcome``."""
+        self._recorder = recorder
+        self._outcome = outcome
+        self._tool_name = save_tool_name(outcome.kind)
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        """Subscribe to the agent's lifecycle and tool calls."""
+        registry.add_callback(BeforeInvocationEvent, self._started)
+        registry.add_callback(BeforeToolCallEvent, self._tool_call)
+        registry.add_callback(AfterToolCallEvent, self._tool_done)
+        registry.add_callback(AfterInvocationEvent, self._finished)
+
+    async def _started(self, event: BeforeInvocationEvent) -> None:
+        kind = self._outcome.kind
+        await self._recorder.emit(
+            EventType.AGENT_STARTED, f"{agent_title(kind)} started.", agent=kind
+        )
+
+    async def _tool_call(self, event: BeforeToolCallEvent) -> None:
+        requested = str(event.tool_use.get("name", ""))
+        # The name comes from the model: only the agent's own tool is quoted back.
+        known = requested == self._tool_name
+        await self._recorder.emit(
+            EventType.TOOL_CALL,
+            f"Calling {self._tool_name}…" if known else "Calling an unknown tool (refused)…",
+            agent=self._outcome.kind,
+            tool_name=self._tool_name if known else None,
+        )
+
+    async def _tool_done(self, event: AfterToolCallEvent) -> None:
+        if event.result.get("status") == "error":
+            texts = [str(c.get("text", "")) for c in event.result.get("content", [])]
+            self._outcome.tool_error = " ".join(texts)[:300] or "the tool reported an error"
+
+    async def _finished(self, event: AfterInvocationEvent) -> None:
+        if event.result is not None:
+            self._outcome.stop_reason = str(event.result.stop_reason)

@@ -1,0 +1,200 @@
+"""The offline model: a real strands ``Model`` that needs no network.
+
+It is Scout's local default. It drives the same agent loop a hosted model
+does — a first turn that calls the agent's save tool with the report as
+``content``, then, once the tool result comes back, a short closing text
+turn — so hooks, tool binding, cancellation and token accounting are all
+exercised without a language model. The report itself comes from the
+extractive analyser (``agents/analysis.py``) and says at its top that no
+language model wrote it. Same input, same output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from collections.abc import AsyncGenerator, AsyncIterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from strands.models import Model
+from strands.types.content import Messages
+from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolSpec
+
+from scout_service.agents import analysis, prompts
+from scout_service.domain import ReportKind
+
+T = TypeVar("T", bound=BaseModel)
+
+MODEL_ID = "scout-offline-extractive"
+# Characters of tool input per streamed chunk; each chunk waits ``delay_ms``.
+CHUNK_CHARS = 512
+_CANCEL_POLL_S = 0.02
+
+
+def approx_tokens(text: str) -> int:
+    """Scout's stand-in for a tokenizer: words × 1.3."""
+    return round(len(text.split()) * 1.3)
+
+
+class OfflineModel(Model):
+    """Writes ``kind``'s report extractively and saves it through the agent's tool."""
+
+    def __init__(self, kind: ReportKind, *, delay_ms: int = 0, chunk_chars: int = CHUNK_CHARS):
+        """Create the model for one agent; ``delay_ms`` paces every streamed chunk."""
+        if delay_ms < 0 or chunk_chars <= 0:
+            raise ValueError("delay_ms must be >= 0 and chunk_chars > 0")
+        self.kind = kind
+        self.config: dict[str, Any] = {
+            "model_id": MODEL_ID,
+            "delay_ms": delay_ms,
+            "chunk_chars": chunk_chars,
+        }
+
+    def update_config(self, **model_config: Any) -> None:
+        """Update ``delay_ms`` or ``chunk_chars``."""
+        self.config.update(model_config)
+
+    def get_config(self) -> dict[str, Any]:
+        """The model id and pacing."""
+        return dict(self.config)
+
+    async def structured_output(
+        self, output_model: type[T], prompt: Messages, system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        """Not supported: Scout's agents never ask for structured output."""
+        raise NotImplementedError("the offline model does not produce structured output")
+        yield {}  # pragma: no cover - makes this an async generator
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        *,
+        tool_choice: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Answer one model turn as Bedrock-style stream events."""
+        cancel = kwargs.get("cancel_signal")
+        cancel_signal = cancel if isinstance(cancel, threading.Event) else None
+        input_tokens = approx_tokens(system_prompt or "") + sum(
+            approx_tokens(_block_text(block)) for m in messages for block in m["content"]
+        )
+        result = _last_tool_result(messages)
+        if result is not None:
+            ok = result.get("status") != "error"
+            text = (
+                f"The {self.kind.title.lower()} is saved."
+                if ok
+                else f"The save tool reported an error; the {self.kind.title.lower()} was not "
+                "saved."
+            )
+            async for event in self._text_turn(text, input_tokens, cancel_signal):
+                yield event
+            return
+
+        report = self._write(messages)
+        tool_name = _save_tool(self.kind, tool_specs)
+        if tool_name is None:
+            # No save tool offered: answer with the report as plain text.
+            async for event in self._text_turn(report, input_tokens, cancel_signal):
+                yield event
+            return
+
+        arguments = json.dumps({"content": report}, ensure_ascii=False)
+        digest = hashlib.sha256(arguments.encode()).hexdigest()[:24]
+        yield {"messageStart": {"role": "assistant"}}
+        yield {"contentBlockStart": {"start": {}}}
+        yield {"contentBlockDelta": {"delta": {"text": (
+            f"Writing the {self.kind.title.lower()} offline with Scout's extractive analyser."
+        )}}}
+        yield {"contentBlockStop": {}}
+        yield {"contentBlockStart": {"start": {"toolUse": {
+            "toolUseId": f"tooluse_offline_{digest}", "name": tool_name,
+        }}}}
+        size = int(self.config["chunk_chars"])
+        for start in range(0, len(arguments), size):
+            await self._pause(cancel_signal)
+            yield {"contentBlockDelta": {"delta": {"toolUse": {
+                "input": arguments[start : start + size],
+            }}}}
+        yield {"contentBlockStop": {}}
+        yield {"messageStop": {"stopReason": "tool_use"}}
+        yield _metadata(input_tokens, approx_tokens(report))
+
+    def _write(self, messages: Messages) -> str:
+        prompt = "\n".join(
+            _block_text(block) for m in messages if m["role"] == "user" for block in m["content"]
+        )
+        documents = prompts.find_plan(prompt) or prompt
+        if self.kind.is_specialist:
+            return analysis.analyse(self.kind, documents)
+        return analysis.synthesise(
+            prompts.find_reports(prompt), prompts.find_missing(prompt), documents
+        )
+
+    async def _text_turn(
+        self, text: str, input_tokens: int, cancel_signal: threading.Event | None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        yield {"messageStart": {"role": "assistant"}}
+        yield {"contentBlockStart": {"start": {}}}
+        size = int(self.config["chunk_chars"])
+        for start in range(0, len(text), size):
+            await self._pause(cancel_signal)
+            yield {"contentBlockDelta": {"delta": {"text": text[start : start + size]}}}
+        yield {"contentBlockStop": {}}
+        yield {"messageStop": {"stopReason": "end_turn"}}
+        yield _metadata(input_tokens, approx_tokens(text))
+
+    async def _pause(self, cancel_signal: threading.Event | None) -> None:
+        """Wait ``delay_ms``, waking early when the invocation is cancelled."""
+        remaining = int(self.config["delay_ms"]) / 1000
+        while remaining > 0:
+            if cancel_signal is not None and cancel_signal.is_set():
+                return
+            step = min(remaining, _CANCEL_POLL_S)
+            await asyncio.sleep(step)
+            remaining -= step
+
+
+def _metadata(input_tokens: int, output_tokens: int) -> StreamEvent:
+    return {"metadata": {
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
+        "metrics": {"latencyMs": 0},
+    }}
+
+
+def _block_text(block: Any) -> str:
+    if "text" in block:
+        return str(block["text"])
+    if "toolResult" in block:
+        return "\n".join(str(c.get("text", "")) for c in block["toolResult"].get("content", []))
+    if "toolUse" in block:
+        return json.dumps(block["toolUse"].get("input", {}), ensure_ascii=False)
+    return ""
+
+
+def _last_tool_result(messages: Messages) -> Any:
+    if not messages or messages[-1]["role"] != "user":
+        return None
+    for block in messages[-1]["content"]:
+        if "toolResult" in block:
+            return block["toolResult"]
+    return None
+
+
+def _save_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | None:
+    names = [spec["name"] for spec in tool_specs or []]
+    expected = prompts.save_tool_name(kind)
+    if expected in names:
+        return expected
+    return next((n for n in names if n.startswith("save_") and n.endswith("_report")), None)

@@ -1,0 +1,154 @@
+"""Which model the agents use: one factory per configured provider.
+
+``offline`` (the default) needs nothing. The hosted providers need a
+credential and, except Bedrock, an optional extra of the package;
+``validate_provider`` checks both at start-up, without any network call, so
+a misconfigured replica refuses to start with a message saying exactly what
+to set or install instead of failing its first research run.
+
+Every call of a factory returns a new model instance: each agent of each
+run gets its own (strands models keep per-request state).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scout_service.agents.offline import OfflineModel
+from scout_service.domain import ReportKind
+from scout_service.errors import FailedPrecondition, InvalidArgument
+
+PROVIDERS = ("offline", "bedrock", "anthropic", "openai", "ollama")
+
+ModelFactory = Callable[[ReportKind], Any]
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """The model provider and what it needs (see ``scout_service.config`` for the variables)."""
+
+    # offline | bedrock | anthropic | openai | ollama
+    provider: str = "offline"
+    # Bedrock model or inference-profile id (BEDROCK_MODEL_ID).
+    bedrock_model_id: str = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+    # AWS region of Bedrock; None: boto3's default chain.
+    region: str | None = None
+    anthropic_api_key: str | None = None
+    anthropic_model_id: str = "claude-sonnet-4-20250514"
+    openai_api_key: str | None = None
+    # An OpenAI-compatible endpoint (vLLM, LiteLLM proxy, Azure …); None: api.openai.com.
+    openai_base_url: str | None = None
+    openai_model_id: str = "gpt-4o"
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_model_id: str = "llama3.1"
+    # Pause per streamed chunk of the offline model (SCOUT_OFFLINE_DELAY_MS).
+    offline_delay_ms: int = 0
+    # Most tokens one model response may write.
+    max_tokens: int = 8000
+
+
+def _extra(module: str, extra: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise FailedPrecondition(
+            f"model provider {extra!r} needs the {module!r} package: "
+            f"pip install 'scout-service[{extra}]'",
+            reason="PROVIDER_NOT_INSTALLED",
+            metadata={"provider": extra},
+        )
+
+
+def _missing(what: str, provider: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"model provider {provider!r} needs {what}",
+        reason="PROVIDER_NOT_CONFIGURED",
+        metadata={"provider": provider},
+    )
+
+
+def validate_provider(settings: ProviderSettings) -> None:
+    """Raise ``FailedPrecondition`` naming what to set or install; no network call."""
+    provider = settings.provider
+    if provider not in PROVIDERS:
+        raise InvalidArgument(
+            f"unknown model provider {provider!r}; choose one of {', '.join(PROVIDERS)}",
+            reason="UNKNOWN_PROVIDER",
+        )
+    if provider == "offline":
+        if settings.offline_delay_ms < 0:
+            raise InvalidArgument("SCOUT_OFFLINE_DELAY_MS must not be negative")
+        return
+    if provider == "bedrock":
+        if not settings.bedrock_model_id:
+            raise _missing("BEDROCK_MODEL_ID (a Bedrock model or inference-profile id)", provider)
+        import boto3  # type: ignore[import-untyped]
+
+        if boto3.Session(region_name=settings.region).get_credentials() is None:
+            raise _missing(
+                "AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or run with an IAM role",
+                provider,
+            )
+        return
+    if provider == "anthropic":
+        _extra("anthropic", "anthropic")
+        if not settings.anthropic_api_key:
+            raise _missing("ANTHROPIC_API_KEY", provider)
+        return
+    if provider == "openai":
+        _extra("openai", "openai")
+        if not settings.openai_api_key and not settings.openai_base_url:
+            raise _missing(
+                "OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible endpoint "
+                "without a key)",
+                provider,
+            )
+        return
+    _extra("ollama", "ollama")
+    if not settings.ollama_host or not settings.ollama_model_id:
+        raise _missing("OLLAMA_HOST and SCOUT_OLLAMA_MODEL_ID", provider)
+
+
+def make_model_factory(settings: ProviderSettings) -> ModelFactory:
+    """A function giving each agent (by report kind) a new model of the provider."""
+    validate_provider(settings)
+    provider = settings.provider
+    if provider == "offline":
+        delay = settings.offline_delay_ms
+        return lambda kind: OfflineModel(kind, delay_ms=delay)
+    if provider == "bedrock":
+        from strands.models.bedrock import BedrockModel
+
+        return lambda kind: BedrockModel(
+            model_id=settings.bedrock_model_id,
+            region_name=settings.region,
+            max_tokens=settings.max_tokens,
+        )
+    if provider == "anthropic":
+        from strands.models.anthropic import AnthropicModel
+
+        return lambda kind: AnthropicModel(
+            client_args={"api_key": settings.anthropic_api_key},
+            model_id=settings.anthropic_model_id,
+            max_tokens=settings.max_tokens,
+        )
+    if provider == "openai":
+        from strands.models.openai import OpenAIModel
+
+        client_args: dict[str, Any] = {"api_key": settings.openai_api_key or "not-needed"}
+        if settings.openai_base_url:
+            client_args["base_url"] = settings.openai_base_url
+        return lambda kind: OpenAIModel(
+            client_args=dict(client_args),
+            model_id=settings.openai_model_id,
+            params={"max_tokens": settings.max_tokens},
+        )
+    from strands.models.ollama import OllamaModel
+
+    return lambda kind: OllamaModel(
+        settings.ollama_host,
+        model_id=settings.ollama_model_id,
+        max_tokens=settings.max_tokens,
+    )

@@ -1,0 +1,904 @@
+"""Research runs: four specialist agents in parallel, then the synthesis agent.
+
+A run executes as asyncio tasks on the replica that accepted it (or took it
+over). Each agent is a fresh strands ``Agent`` with its own model instance,
+its system prompt, its save tool bound to the run's session and report
+kind, and hooks that record progress. The run's state lives in the store
+and changes only by conditional writes (``Run.version``), so exactly one
+replica executes a run at a time:
+
+- the owner renews its lease every ``lease_renew_interval_s``; a renewal
+  that loses its write reads the stored run and so notices a cancel
+  requested through another replica, or that the run was taken over;
+- every replica scans for runs whose lease expired and claims them with a
+  conditional write; it then re-runs only the agents whose report for this
+  run is not saved, and continues the run's event sequence;
+- ``shutdown`` stops the local agents and hands the runs back at once
+  (lease released, state unchanged) for another replica or a restart.
+
+Nothing here logs document text, prompts or reports: ids and states only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from strands import Agent
+
+from scout_service.agents import prompts
+from scout_service.agents.hooks import ProgressHooks
+from scout_service.agents.ids import uuid7
+from scout_service.agents.recorder import (
+    EventLogUnavailable,
+    EventRecorder,
+    EventSink,
+    RetryPolicy,
+    RunTakenOver,
+)
+from scout_service.agents.tools import AgentOutcome, ReportBinding, make_save_tool
+from scout_service.documents import DocumentError, combine_documents, extract_text
+from scout_service.domain import (
+    ALL_AGENTS,
+    SPECIALISTS,
+    AgentState,
+    AgentStatus,
+    EventType,
+    ReportKind,
+    Run,
+    RunState,
+    Session,
+    TokenUsage,
+)
+from scout_service.errors import (
+    Conflict,
+    FailedPrecondition,
+    NotFound,
+    ResourceExhausted,
+    ScoutError,
+    Unavailable,
+)
+from scout_service.store.base import Store
+
+logger = logging.getLogger(__name__)
+
+ModelFactory = Callable[[ReportKind], Any]
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """Limits and timings of research runs on one replica."""
+
+    # Runs executing at once here; more wait as QUEUED.
+    max_concurrent_runs: int = 4
+    # Runs waiting here before StartResearch answers RESOURCE_EXHAUSTED.
+    max_queued_runs: int = 16
+    # Time one agent may take before it is marked FAILED.
+    agent_timeout_s: float = 600
+    # Time a run may take from its first agent's start before it is FAILED.
+    run_timeout_s: float = 1800
+    # How long a lease holds without renewal before another replica takes over.
+    lease_seconds: float = 30
+    lease_renew_interval_s: float = 10
+    # How often this replica looks for runs whose lease expired.
+    resume_scan_interval_s: float = 15
+    # Characters of plan text given to the agents (all files together).
+    max_document_chars: int = 400_000
+    # Time the text extraction of one file may take.
+    document_time_budget_s: float = 20
+    max_files_per_run: int = 20
+    # Run the specialists one after another (for the benchmark's baseline).
+    sequential_specialists: bool = False
+    # How long a cancel waits for agents to stop at strands' cancel checkpoints
+    # before it cancels their tasks.
+    cancel_grace_s: float = 1.0
+    # Model turns one agent may take (a model that never saves stops here).
+    max_agent_turns: int = 8
+    # Retries of progress-event and run writes while the store is unavailable.
+    store_retry: RetryPolicy = RetryPolicy()
+
+    def __post_init__(self) -> None:
+        """Refuse settings under which a live run could lose its lease."""
+        if self.max_concurrent_runs < 1 or self.max_queued_runs < 0:
+            raise ValueError("max_concurrent_runs must be >= 1 and max_queued_runs >= 0")
+        if not 0 < self.lease_renew_interval_s < self.lease_seconds:
+            raise ValueError("lease_renew_interval_s must be positive and below lease_seconds")
+        if min(self.agent_timeout_s, self.run_timeout_s, self.resume_scan_interval_s) <= 0:
+            raise ValueError("timeouts and intervals must be positive")
+
+
+# -- admission: running slots and the queue --------------------------------------------
+
+
+@dataclass(eq=False)
+class _Ticket:
+    granted: bool
+    future: asyncio.Future[None] | None = None
+    released: bool = False
+
+
+class _Slots:
+    """At most ``limit`` runs execute; up to ``queue_limit`` wait, first come first served."""
+
+    def __init__(self, limit: int, queue_limit: int) -> None:
+        self.limit = limit
+        self.queue_limit = queue_limit
+        self.running = 0
+        self.waiting: collections.deque[_Ticket] = collections.deque()
+
+    def free(self) -> int:
+        return self.limit - self.running if not self.waiting else 0
+
+    def take_now(self) -> _Ticket | None:
+        if self.free() <= 0:
+            return None
+        self.running += 1
+        return _Ticket(granted=True)
+
+    def reserve(self) -> _Ticket:
+        ticket = self.take_now()
+        if ticket is not None:
+            return ticket
+        if len(self.waiting) >= self.queue_limit:
+            raise ResourceExhausted(
+                f"{self.running} research runs are executing and {len(self.waiting)} are queued "
+                "on this replica; retry later",
+                reason="RUN_QUEUE_FULL",
+            )
+        ticket = _Ticket(granted=False, future=asyncio.get_running_loop().create_future())
+        self.waiting.append(ticket)
+        return ticket
+
+    def release(self, ticket: _Ticket) -> None:
+        if ticket.released:
+            return
+        ticket.released = True
+        if not ticket.granted:
+            if ticket in self.waiting:
+                self.waiting.remove(ticket)
+            return
+        while self.waiting:  # hand the slot straight to the next waiting run
+            nxt = self.waiting.popleft()
+            if nxt.future is not None and not nxt.future.done():
+                nxt.granted = True
+                nxt.future.set_result(None)
+                return
+        self.running -= 1
+
+
+# -- one run executing here ------------------------------------------------------------------
+
+_CANCEL = "cancel"
+_SHUTDOWN = "shutdown"
+_LOST = "lost"
+
+
+@dataclass(eq=False)
+class _LocalRun:
+    run: Run
+    ticket: _Ticket
+    recorder: EventRecorder | None = None
+    documents: str | None = None
+    resumed: bool = False
+    # Why the run is being stopped here: cancel, shutdown or lost (taken over).
+    stop: str | None = None
+    cancel_signal: threading.Event = field(default_factory=threading.Event)
+    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: asyncio.Task[None] | None = None
+    agent_tasks: dict[ReportKind, asyncio.Task[None]] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def key(self) -> str:
+        return self.run.run_id
+
+    def request_stop(self, reason: str) -> None:
+        """Stop the agents through strands' cancel signal (checked between model chunks)."""
+        if self.stop is None or reason == _LOST:
+            self.stop = reason
+        self.cancel_signal.set()
+        self.stop_requested.set()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _usage(agent: Any) -> TokenUsage:
+    usage = agent.event_loop_metrics.accumulated_usage
+    return TokenUsage(int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)))
+
+
+class ResearchRunner:
+    """Starts, executes, cancels and resumes research runs on this replica."""
+
+    def __init__(
+        self,
+        store: Store,
+        broker: EventSink,
+        model_factory: ModelFactory,
+        *,
+        settings: RunnerSettings,
+        replica_id: str,
+        provider_name: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Wire the runner; ``start()`` begins lease renewal and the resume scan."""
+        self._store = store
+        self._broker = broker
+        self._model_factory = model_factory
+        self._settings = settings
+        self._replica_id = replica_id
+        self._provider_name = provider_name
+        self._clock = clock
+        self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
+        self._local: dict[str, _LocalRun] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._closing = False
+        self.invocation_counts: collections.Counter[tuple[str, ReportKind]] = (
+            collections.Counter()
+        )
+
+    # -- public API ---------------------------------------------------------------------
+
+    async def start_research(
+        self, session: Session, *, request_id: str | None, file_names: Sequence[str]
+    ) -> Run:
+        """Validate the session's documents, create the run and schedule it; return at once.
+
+        ``FailedPrecondition`` when there is no readable document (reason
+        ``NO_DOCUMENTS``, ``FILE_NOT_FOUND`` or the document's own reason) or
+        another run is in progress; ``ResourceExhausted`` for too many files
+        (``TOO_MANY_FILES``) or a full queue (``RUN_QUEUE_FULL``).
+        """
+        if self._closing:
+            raise Unavailable("this replica is shutting down; retry on another",
+                              reason="REPLICA_SHUTTING_DOWN")
+        sid = session.session_id
+        names = await self._resolve_files(sid, file_names)
+        documents = await self._read_documents(sid, names)
+        ticket = self._slots.reserve()
+        try:
+            now = self._clock()
+            run = Run(
+                session_id=sid,
+                run_id=uuid7(now),
+                state=RunState.RUNNING if ticket.granted else RunState.QUEUED,
+                created_at=now,
+                updated_at=now,
+                agents=tuple(AgentStatus(kind) for kind in ALL_AGENTS),
+                model_provider=self._provider_name,
+                file_names=tuple(names),
+                request_id=request_id,
+                owner=session.owner,
+                lease_owner=self._replica_id,
+                lease_expires_at=now + self._settings.lease_seconds,
+            )
+            stored = await self._store.create_run(run)
+        except BaseException:
+            self._slots.release(ticket)
+            raise
+        if stored.run_id != run.run_id:  # an idempotent retry: the first call's run
+            self._slots.release(ticket)
+            return stored
+        recorder = self._recorder(stored, last_sequence=0)
+        self._launch(_LocalRun(stored, ticket, recorder=recorder, documents=documents))
+        logger.info("research run created", extra={
+            "session_id": sid, "run_id": stored.run_id, "state": stored.state.value,
+            "files": len(names)})
+        return stored
+
+    async def cancel(self, session_id: str, run_id: str) -> Run:
+        """Cancel a run; saved reports stay. ``FailedPrecondition`` if it already ended.
+
+        A run executing here is stopped before this returns. A run executing
+        on another replica gets ``cancel_requested``; that replica stops it at
+        its next lease renewal. A run whose replica died is finished here.
+        """
+        local = self._local.get(run_id)
+        if (
+            local is not None
+            and local.run.session_id == session_id
+            and local.stop != _LOST
+            and not local.run.state.is_terminal
+        ):
+            try:
+                await self._update(local, lambda r: replace(r, cancel_requested=True))
+            except RunTakenOver:
+                pass
+            else:
+                local.request_stop(_CANCEL)
+                await self._wait_stopped(local)
+                return await self._store.get_run(session_id, run_id)
+        for _ in range(5):
+            run = await self._store.get_run(session_id, run_id)
+            if run.state.is_terminal:
+                raise FailedPrecondition(
+                    f"run {run_id} already ended ({run.state.value}); nothing to cancel",
+                    reason="RUN_ALREADY_ENDED",
+                    metadata={"state": run.state.value},
+                )
+            now = self._clock()
+            try:
+                if run.lease_expires_at <= now and not self._closing:
+                    # Nobody executes it: take it over just to record the cancellation.
+                    claimed = await self._store.update_run(replace(
+                        run, cancel_requested=True, lease_owner=self._replica_id,
+                        lease_expires_at=now + self._settings.lease_seconds, updated_at=now,
+                    ))
+                    recorder = await self._resume_recorder(claimed)
+                    orphan = _LocalRun(claimed, _Ticket(granted=False, released=True),
+                                       recorder=recorder, stop=_CANCEL)
+                    await self._finish_cancelled(orphan)
+                    return orphan.run
+                return await self._store.update_run(
+                    replace(run, cancel_requested=True, updated_at=now)
+                )
+            except Conflict:
+                continue  # it changed under us: read it again
+        raise Conflict(f"run {run_id} kept changing; retry the cancel",
+                       reason="RUN_VERSION_CONFLICT")
+
+    async def start(self) -> None:
+        """Scan for runs to resume now, then keep renewing leases and scanning."""
+        await self._scan_once()
+        self._background = [
+            asyncio.create_task(self._renew_loop(), name="scout-lease-renewal"),
+            asyncio.create_task(self._scan_loop(), name="scout-resume-scan"),
+        ]
+
+    async def shutdown(self, grace_s: float) -> None:
+        """Stop taking work and hand every local run back for another replica to resume.
+
+        Agents are stopped through strands' cancel signal; runs stay RUNNING or
+        QUEUED with their lease released, so the next scan anywhere resumes
+        them at once. After ``grace_s`` the remaining tasks are cancelled.
+        """
+        self._closing = True
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background = []
+        local = list(self._local.values())
+        for lr in local:
+            lr.request_stop(_SHUTDOWN)
+        tasks = [lr.task for lr in local if lr.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=max(grace_s, 0.0))
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
+        logger.info("research runner stopped", extra={"released_runs": len(local)})
+
+    # -- documents ------------------------------------------------------------------------
+
+    async def _resolve_files(self, session_id: str, file_names: Sequence[str]) -> list[str]:
+        limit = self._settings.max_files_per_run
+        names = list(dict.fromkeys(file_names))
+        if not names:
+            token: str | None = None
+            while True:
+                page = await self._store.list_files(session_id, page_size=100, page_token=token)
+                names += [info.name for info in page.items]
+                token = page.next_token
+                if token is None or len(names) > limit:
+                    break
+        if not names:
+            raise FailedPrecondition(
+                f"session {session_id} has no uploaded documents: upload the business plan "
+                "(PDF, Word .docx, Markdown or text) before starting research",
+                reason="NO_DOCUMENTS",
+            )
+        if len(names) > limit:
+            raise ResourceExhausted(
+                f"a research run reads at most {limit} files; name the ones to analyse in "
+                "file_names",
+                reason="TOO_MANY_FILES",
+                metadata={"limit": str(limit)},
+            )
+        return names
+
+    async def _read_documents(self, session_id: str, names: Sequence[str]) -> str:
+        docs = []
+        for name in names:
+            try:
+                _, data = await self._store.read_file(session_id, name)
+            except NotFound:
+                raise FailedPrecondition(
+                    f"file {name!r} is not in session {session_id}; upload it, or leave "
+                    "file_names empty to analyse every uploaded file",
+                    reason="FILE_NOT_FOUND",
+                    metadata={"file_name": name},
+                ) from None
+            try:
+                docs.append(await asyncio.to_thread(
+                    extract_text, data, name,
+                    max_chars=self._settings.max_document_chars,
+                    time_budget_s=self._settings.document_time_budget_s,
+                ))
+            except DocumentError as exc:
+                raise FailedPrecondition(
+                    exc.message, reason=exc.reason, metadata={"file_name": name}
+                ) from None
+        return combine_documents(docs, self._settings.max_document_chars)
+
+    # -- executing --------------------------------------------------------------------------
+
+    def _recorder(self, run: Run, *, last_sequence: int) -> EventRecorder:
+        return EventRecorder(
+            self._store, self._broker, run.session_id, run.run_id,
+            last_sequence=last_sequence, clock=self._clock, retry=self._settings.store_retry,
+        )
+
+    async def _resume_recorder(self, run: Run) -> EventRecorder:
+        return await EventRecorder.resume(
+            self._store, self._broker, run.session_id, run.run_id,
+            clock=self._clock, retry=self._settings.store_retry,
+        )
+
+    def _launch(self, lr: _LocalRun) -> None:
+        self._local[lr.key] = lr
+        self._broker.mark_local(lr.run.session_id, lr.key)
+        lr.task = asyncio.create_task(self._execute(lr), name=f"scout-run-{lr.key}")
+
+    async def _execute(self, lr: _LocalRun) -> None:
+        ids = {"session_id": lr.run.session_id, "run_id": lr.key}
+        try:
+            if not lr.ticket.granted and lr.ticket.future is not None:
+                stop: asyncio.Future[Any] = asyncio.ensure_future(lr.stop_requested.wait())
+                slot: asyncio.Future[Any] = lr.ticket.future
+                try:
+                    await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stop.cancel()
+            if lr.stop is None:
+                await self._run(lr)
+            await self._after_stop(lr)
+        except RunTakenOver:
+            logger.info("run taken over by another replica; stopped here", extra=ids)
+        except (Unavailable, EventLogUnavailable):
+            # The store is unreachable: leave the run as it is; its lease runs
+            # out and a replica (this one, too) resumes it.
+            lr.request_stop(_LOST)
+            logger.warning("store unavailable; run left to be resumed", extra=ids)
+        except asyncio.CancelledError:
+            # shutdown's backstop, or the run was taken over
+            await self._after_stop(lr, best_effort=True)
+        except Exception as exc:
+            logger.exception("run failed unexpectedly", extra=ids)
+            try:
+                await self._fail(lr, f"internal error ({type(exc).__name__})")
+            except Exception:
+                logger.warning("could not record the run's failure", extra=ids, exc_info=True)
+        finally:
+            self._slots.release(lr.ticket)
+            self._local.pop(lr.key, None)
+            self._broker.unmark_local(lr.run.session_id, lr.key)
+            lr.done.set()
+
+    async def _after_stop(self, lr: _LocalRun, *, best_effort: bool = False) -> None:
+        """Record what a stop requested while the run executed means."""
+        try:
+            if lr.stop == _CANCEL:
+                await self._finish_cancelled(lr)
+            elif lr.stop == _SHUTDOWN:
+                await self._release_lease(lr)
+        except (ScoutError, RunTakenOver):
+            if not best_effort:
+                raise
+            logger.warning("could not record the stop", extra={"run_id": lr.key}, exc_info=True)
+
+    async def _run(self, lr: _LocalRun) -> None:
+        run = lr.run
+        if lr.recorder is None:
+            lr.recorder = await self._resume_recorder(run)
+        if run.cancel_requested:
+            lr.request_stop(_CANCEL)
+            return
+        started = [a.started_at for a in run.agents if a.started_at is not None]
+        first_start = min(started, default=self._clock())
+        budget = self._settings.run_timeout_s - (self._clock() - first_start)
+        if budget <= 0:
+            await self._fail(lr, "the run exceeded its time limit before it could resume")
+            return
+        if lr.documents is None:
+            try:
+                lr.documents = await self._read_documents(run.session_id, run.file_names)
+            except FailedPrecondition as exc:
+                await self._fail(lr, f"the documents can no longer be read: {exc.message}")
+                return
+        await self._update(lr, lambda r: replace(r, state=RunState.RUNNING))
+        kept = await self._saved_agents(lr)
+        if lr.resumed:
+            await lr.recorder.emit(
+                EventType.RUN_STARTED,
+                f"Research resumed; {len([k for k in kept if k.is_specialist])} saved "
+                "specialist report(s) kept.",
+                attributes={"resumed": "true"},
+            )
+        else:
+            await lr.recorder.emit(
+                EventType.RUN_STARTED,
+                "Research started: four specialist analysts are working"
+                + (" one after another." if self._settings.sequential_specialists
+                   else " in parallel."),
+            )
+        logger.info("run executing", extra={"session_id": run.session_id, "run_id": lr.key,
+                                            "resumed": lr.resumed})
+        try:
+            async with asyncio.timeout(budget):
+                await self._run_agents(lr, lr.documents, kept)
+        except TimeoutError:
+            if lr.stop is None:
+                await self._fail(lr, f"the run exceeded its time limit of "
+                                     f"{self._settings.run_timeout_s:g} s")
+            return
+        if lr.stop is not None:
+            return
+        final = lr.run.agent(ReportKind.FINAL)
+        specialists_ok = [k for k in SPECIALISTS if lr.run.agent(k).state is AgentState.SUCCEEDED]
+        if final.state is AgentState.SUCCEEDED:
+            await self._complete(lr)
+        elif not specialists_ok:
+            await self._fail(lr, "no specialist report was saved: " + "; ".join(
+                f"{k.value}: {lr.run.agent(k).error or 'not run'}" for k in SPECIALISTS))
+        else:
+            await self._fail(lr, f"the final report was not written: {final.error or 'unknown'}")
+
+    async def _saved_agents(self, lr: _LocalRun) -> set[ReportKind]:
+        """Agents already done for this run: SUCCEEDED and their report saved for it."""
+        kept: set[ReportKind] = set()
+        for status in lr.run.agents:
+            if status.state is not AgentState.SUCCEEDED:
+                continue
+            try:
+                report = await self._store.get_report(lr.run.session_id, status.kind)
+            except NotFound:
+                continue
+            if report.run_id == lr.key:
+                kept.add(status.kind)
+        return kept
+
+    async def _run_agents(self, lr: _LocalRun, documents: str, kept: set[ReportKind]) -> None:
+        if lr.stop is not None:
+            return
+        todo = [k for k in SPECIALISTS if k not in kept]
+        if self._settings.sequential_specialists:
+            for kind in todo:
+                if lr.stop is not None:
+                    return
+                await self._agents_step(lr, {kind: prompts.specialist_prompt(kind, documents)})
+        else:
+            await self._agents_step(
+                lr, {k: prompts.specialist_prompt(k, documents) for k in todo}
+            )
+        if lr.stop is not None or ReportKind.FINAL in kept:
+            return
+        if not any(lr.run.agent(k).state is AgentState.SUCCEEDED for k in SPECIALISTS):
+            return
+        reports: dict[ReportKind, str] = {}
+        missing: dict[ReportKind, str] = {}
+        for kind in SPECIALISTS:
+            status = lr.run.agent(kind)
+            if status.state is AgentState.SUCCEEDED:
+                try:
+                    report = await self._store.get_report(lr.run.session_id, kind)
+                except NotFound:
+                    report = None
+                if report is not None and report.run_id == lr.key and report.content:
+                    reports[kind] = report.content
+                    continue
+                missing[kind] = "its saved report is no longer in the session"
+            else:
+                missing[kind] = status.error or status.state.value.lower()
+        await self._agents_step(
+            lr, {ReportKind.FINAL: prompts.synthesis_prompt(reports, missing, documents)}
+        )
+
+    async def _agents_step(self, lr: _LocalRun, work: dict[ReportKind, str]) -> None:
+        """Run agents concurrently; one failing never stops the others."""
+        for kind, prompt in work.items():
+            lr.agent_tasks[kind] = asyncio.create_task(
+                self._run_agent(lr, kind, prompt), name=f"scout-{lr.key}-{kind.value}"
+            )
+        results = await asyncio.gather(
+            *(lr.agent_tasks[k] for k in work), return_exceptions=True
+        )
+        for kind in work:
+            lr.agent_tasks.pop(kind, None)
+        for result in results:
+            if isinstance(result, (RunTakenOver, ScoutError)):
+                raise result
+            if isinstance(result, Exception):
+                raise result
+
+    async def _run_agent(self, lr: _LocalRun, kind: ReportKind, prompt: str) -> None:
+        assert lr.recorder is not None
+        self.invocation_counts[(lr.key, kind)] += 1
+        now = self._clock()
+        await self._set_agent(lr, kind, lambda a: replace(
+            a, state=AgentState.RUNNING, started_at=now, finished_at=None, error=None,
+            invocations=a.invocations + 1,
+        ))
+        outcome = AgentOutcome(kind)
+        binding = ReportBinding(
+            store=self._store, recorder=lr.recorder, session_id=lr.run.session_id,
+            run_id=lr.key, kind=kind, author=self._provider_name,
+            may_write=lambda: lr.stop not in (_SHUTDOWN, _LOST),
+        )
+        agent = Agent(
+            model=self._model_factory(kind),
+            tools=[make_save_tool(binding, outcome)],
+            system_prompt=prompts.system_prompt(kind),
+            callback_handler=None,
+            hooks=[ProgressHooks(lr.recorder, outcome)],
+            name=f"scout-{kind.value.replace('_', '-')}",
+        )
+        error: str | None = None
+        try:
+            async with asyncio.timeout(self._settings.agent_timeout_s):
+                await agent.invoke_async(
+                    prompt,
+                    # A fresh dict per call: strands adds to it in place.
+                    invocation_state={"scout_run_id": lr.key, "scout_report_kind": kind.value},
+                    cancel_signal=lr.cancel_signal,
+                    limits={"turns": self._settings.max_agent_turns},
+                )
+        except TimeoutError:
+            error = f"timed out after {self._settings.agent_timeout_s:g} s"
+        except (RunTakenOver, EventLogUnavailable):
+            raise
+        except Exception as exc:
+            error = _describe(exc)
+            logger.warning("agent failed", extra={"run_id": lr.key, "kind": kind.value,
+                                                  "error_type": type(exc).__name__})
+        if outcome.fatal is not None:
+            raise outcome.fatal
+        usage = _usage(agent)
+        title = prompts.agent_title(kind)
+        finished = self._clock()
+        if outcome.saved:
+            await self._set_agent(lr, kind, lambda a: replace(
+                a, state=AgentState.SUCCEEDED, finished_at=finished, error=None,
+                usage=a.usage + usage))
+            await lr.recorder.emit(
+                EventType.AGENT_FINISHED, f"{title} finished.", agent=kind,
+                attributes={"input_tokens": str(usage.input_tokens),
+                            "output_tokens": str(usage.output_tokens)},
+            )
+            return
+        if lr.stop is not None:
+            # Stopped by cancel or shutdown: the run records what that means.
+            await self._set_agent(lr, kind, lambda a: replace(a, usage=a.usage + usage))
+            return
+        if error is None:
+            error = "finished without saving its report"
+            if outcome.stop_reason not in (None, "end_turn"):
+                error += f" (stop reason: {outcome.stop_reason})"
+            if outcome.tool_error:
+                error += f"; the save tool said: {outcome.tool_error}"
+        await self._set_agent(lr, kind, lambda a: replace(
+            a, state=AgentState.FAILED, finished_at=finished, error=error,
+            usage=a.usage + usage))
+        await lr.recorder.emit(EventType.AGENT_FAILED, f"{title} failed: {error}", agent=kind)
+
+    # -- recording state ----------------------------------------------------------------------
+
+    async def _update(
+        self, lr: _LocalRun, change: Callable[[Run], Run], *, extend_lease: bool = True,
+        terminal_event: bool = False,
+    ) -> Run:
+        """Apply ``change`` to the stored run with a conditional write.
+
+        On a lost write the stored run is read again: if another replica owns
+        it now, ``RunTakenOver``; otherwise (a cancel requested elsewhere)
+        the change is applied to the fresh copy, and a cancel is obeyed.
+        """
+        async with lr.lock:
+            current = lr.run
+            for _ in range(5):
+                now = self._clock()
+                candidate = change(current)
+                last = lr.recorder.last_sequence if lr.recorder is not None else 0
+                candidate = replace(
+                    candidate, updated_at=now,
+                    last_sequence=max(candidate.last_sequence, last + (1 if terminal_event else 0)),
+                )
+                if extend_lease:
+                    candidate = replace(
+                        candidate, lease_expires_at=now + self._settings.lease_seconds
+                    )
+                try:
+                    lr.run = await self._write_run(candidate)
+                    return lr.run
+                except Conflict:
+                    fresh = await self._store.get_run(current.session_id, current.run_id)
+                    if fresh.lease_owner != self._replica_id or fresh.state.is_terminal:
+                        lr.request_stop(_LOST)
+                        raise RunTakenOver(f"run {current.run_id} is owned by "
+                                           f"{fresh.lease_owner!r} now") from None
+                    if fresh.cancel_requested and lr.stop is None:
+                        lr.request_stop(_CANCEL)
+                    current = lr.run = fresh
+            raise RunTakenOver(f"run {current.run_id} kept changing under this replica")
+
+    async def _write_run(self, run: Run) -> Run:
+        delays = self._settings.store_retry.delays()
+        for attempt in range(len(delays) + 1):
+            try:
+                return await self._store.update_run(run)
+            except Unavailable:
+                if attempt == len(delays):
+                    raise
+                await asyncio.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    async def _set_agent(
+        self, lr: _LocalRun, kind: ReportKind, change: Callable[[AgentStatus], AgentStatus]
+    ) -> None:
+        await self._update(lr, lambda r: replace(r, agents=tuple(
+            change(a) if a.kind is kind else a for a in r.agents)))
+
+    async def _complete(self, lr: _LocalRun) -> None:
+        assert lr.recorder is not None
+        now = self._clock()
+        run = await self._update(lr, lambda r: replace(
+            r, state=RunState.SUCCEEDED, finished_at=now, error=None), terminal_event=True)
+        missing = [k.value for k in SPECIALISTS if run.agent(k).state is not AgentState.SUCCEEDED]
+        usage = run.usage
+        await lr.recorder.emit(
+            EventType.RUN_COMPLETED,
+            "Research completed: final report saved to session."
+            + (f" Missing: {', '.join(missing)}." if missing else ""),
+            attributes={"input_tokens": str(usage.input_tokens),
+                        "output_tokens": str(usage.output_tokens)},
+        )
+        logger.info("run succeeded", extra={"session_id": run.session_id, "run_id": lr.key})
+
+    async def _fail(self, lr: _LocalRun, error: str) -> None:
+        if lr.recorder is None:
+            lr.recorder = await self._resume_recorder(lr.run)
+        now = self._clock()
+
+        def change(r: Run) -> Run:
+            agents = tuple(
+                replace(a, state=AgentState.FAILED, finished_at=now,
+                        error=a.error or f"not finished: {error}")
+                if a.state in (AgentState.PENDING, AgentState.RUNNING) else a
+                for a in r.agents
+            )
+            return replace(r, state=RunState.FAILED, error=error, finished_at=now, agents=agents)
+
+        await self._update(lr, change, terminal_event=True)
+        await lr.recorder.emit(EventType.RUN_FAILED, f"Research failed: {error}")
+        logger.info("run failed", extra={"session_id": lr.run.session_id, "run_id": lr.key})
+
+    async def _finish_cancelled(self, lr: _LocalRun) -> None:
+        if lr.recorder is None:
+            lr.recorder = await self._resume_recorder(lr.run)
+        now = self._clock()
+
+        def change(r: Run) -> Run:
+            agents = tuple(
+                replace(a, state=AgentState.CANCELLED, finished_at=now)
+                if a.state in (AgentState.PENDING, AgentState.RUNNING) else a
+                for a in r.agents
+            )
+            return replace(r, state=RunState.CANCELLED, cancel_requested=True, finished_at=now,
+                           agents=agents)
+
+        await self._update(lr, change, terminal_event=True)
+        kept = len([a for a in lr.run.agents if a.state is AgentState.SUCCEEDED])
+        await lr.recorder.emit(
+            EventType.RUN_CANCELLED,
+            f"Research cancelled; {kept} saved report(s) kept.",
+        )
+        logger.info("run cancelled", extra={"session_id": lr.run.session_id, "run_id": lr.key})
+
+    async def _release_lease(self, lr: _LocalRun) -> None:
+        """Hand the run back: lease expired now, unfinished agents pending again."""
+
+        def change(r: Run) -> Run:
+            agents = tuple(
+                replace(a, state=AgentState.PENDING, error=None)
+                if a.state is AgentState.RUNNING else a
+                for a in r.agents
+            )
+            return replace(r, agents=agents, lease_owner=None, lease_expires_at=0.0)
+
+        await self._update(lr, change, extend_lease=False)
+        logger.info("run handed back for resumption", extra={"run_id": lr.key})
+
+    async def _wait_stopped(self, lr: _LocalRun) -> None:
+        """Give the agents ``cancel_grace_s`` to stop cooperatively, then cancel their tasks."""
+        try:
+            await asyncio.wait_for(lr.done.wait(), self._settings.cancel_grace_s)
+            return
+        except TimeoutError:
+            pass
+        for task in list(lr.agent_tasks.values()):
+            task.cancel()
+        try:
+            await asyncio.wait_for(lr.done.wait(), 2.0)
+        except TimeoutError:
+            logger.warning("run did not stop after its agents were cancelled",
+                           extra={"run_id": lr.key})
+
+    # -- leases and resumption ------------------------------------------------------------------
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.lease_renew_interval_s)
+            for lr in list(self._local.values()):
+                if lr.stop == _LOST or lr.done.is_set():
+                    continue
+                try:
+                    await self._update(lr, lambda r: r)
+                except RunTakenOver:
+                    self._abandon(lr)
+                except Unavailable:
+                    if self._clock() >= lr.run.lease_expires_at:
+                        self._abandon(lr)  # our lease ran out: someone else may own it now
+                except Exception:
+                    logger.warning("lease renewal failed", extra={"run_id": lr.key},
+                                   exc_info=True)
+
+    def _abandon(self, lr: _LocalRun) -> None:
+        """Stop executing a run this replica no longer owns, without writing anything."""
+        lr.request_stop(_LOST)
+        for task in list(lr.agent_tasks.values()):
+            task.cancel()
+        if lr.task is not None:
+            lr.task.cancel()
+        logger.info("run abandoned: lease lost", extra={"run_id": lr.key})
+
+    async def _scan_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.resume_scan_interval_s)
+            try:
+                await self._scan_once()
+            except Exception:
+                logger.warning("resume scan failed", exc_info=True)
+
+    async def _scan_once(self) -> None:
+        """Claim runs whose lease expired, as many as there are free slots here."""
+        if self._closing or self._slots.free() <= 0:
+            return
+        now = self._clock()
+        stale = await self._store.list_resumable_runs(
+            lease_expired_before=now, limit=max(self._slots.free() * 2, 4)
+        )
+        for run in stale:
+            if run.run_id in self._local or run.state.is_terminal:
+                continue
+            ticket = self._slots.take_now()
+            if ticket is None:
+                return
+            claimed = replace(
+                run,
+                lease_owner=self._replica_id,
+                lease_expires_at=now + self._settings.lease_seconds,
+                updated_at=now,
+            )
+            try:
+                stored = await self._store.update_run(claimed)
+            except (Conflict, NotFound):
+                self._slots.release(ticket)  # another replica won the claim
+                continue
+            except BaseException:
+                self._slots.release(ticket)
+                raise
+            logger.info("run taken over", extra={"session_id": run.session_id,
+                                                 "run_id": run.run_id,
+                                                 "previous_owner": run.lease_owner})
+            self._launch(_LocalRun(stored, ticket, resumed=True))
+

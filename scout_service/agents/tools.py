@@ -1,0 +1,132 @@
+"""The agents' save tools, bound by the server to one run's session and report kind.
+
+A save tool takes one argument, ``content``. Which session it writes to,
+which report kind, and on behalf of which run are captured in a closure when
+the runner creates the tool for an agent; nothing the model sends can change
+them. Extra arguments a model adds (``session_id``, ``kind`` …, perhaps
+because a document told it to) are ignored, and the tool's answer says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from strands import ToolContext, tool
+
+from scout_service.agents.prompts import save_tool_name
+from scout_service.agents.recorder import EventLogUnavailable, EventRecorder, RunTakenOver
+from scout_service.domain import EventType, ReportKind, ReportSource
+from scout_service.store.base import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentOutcome:
+    """What one agent invocation did, filled in by its save tool and its hooks."""
+
+    kind: ReportKind
+    saved: bool = False
+    saved_bytes: int = 0
+    stop_reason: str | None = None
+    tool_error: str | None = None
+    # A run-level failure met inside the tool, re-raised by the runner
+    # (strands turns tool exceptions into error results for the model).
+    fatal: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class ReportBinding:
+    """Where an agent's report goes; fixed by the runner for one run."""
+
+    store: Store
+    recorder: EventRecorder
+    session_id: str
+    run_id: str
+    kind: ReportKind
+    author: str
+    # False once the run is being stopped here or was taken over elsewhere.
+    may_write: Callable[[], bool]
+
+
+_INPUT_SCHEMA = {
+    "json": {
+        "type": "object",
+        "properties": {
+            "content": {
+                "type": "string",
+                "description": "The complete report in Markdown, following the required outline.",
+            }
+        },
+        "required": ["content"],
+        "additionalProperties": False,
+    }
+}
+
+
+def make_save_tool(binding: ReportBinding, outcome: AgentOutcome) -> Any:
+    """The ``save_<kind>`` tool of one agent of one run."""
+    name = save_tool_name(binding.kind)
+    title = binding.kind.title
+
+    @tool(
+        name=name,
+        description=(
+            f"Save the complete {title.lower()} (Markdown) to the research session. Call it "
+            "exactly once, with the whole report as `content`. The session and the report kind "
+            "are fixed by the server."
+        ),
+        inputSchema=_INPUT_SCHEMA,
+        context=True,
+    )
+    async def save_report(content: str, tool_context: ToolContext) -> dict[str, Any]:
+        raw = tool_context.tool_use.get("input")
+        ignored = sorted(k for k in raw if k != "content") if isinstance(raw, dict) else []
+        if ignored:
+            logger.warning(
+                "save tool called with extra arguments; ignored",
+                extra={"session_id": binding.session_id, "run_id": binding.run_id,
+                       "kind": binding.kind.value,
+                       "ignored": [name[:40] for name in ignored[:5]]},
+            )
+        if not binding.may_write():
+            return _error(f"The run is stopping; the {title.lower()} was not saved.")
+        if not content.strip():
+            return _error("The report is empty. Call the tool again with the complete report.")
+        try:
+            report = await binding.store.put_report(
+                binding.session_id,
+                binding.kind,
+                content,
+                source=ReportSource.AGENT,
+                author=binding.author,
+                run_id=binding.run_id,
+            )
+            outcome.saved = True
+            outcome.saved_bytes = report.size
+            await binding.recorder.emit(
+                EventType.REPORT_SAVED,
+                f"{title} saved to session.",
+                agent=binding.kind,
+                tool_name=name,
+                attributes={"size_bytes": str(report.size)},
+            )
+        except (RunTakenOver, EventLogUnavailable) as exc:
+            outcome.fatal = exc
+            return _error("The research run was interrupted; stop now.")
+        text = f"{title} saved to session."
+        if ignored:
+            text += (
+                f" Ignored arguments: {', '.join(n[:40] for n in ignored[:5])} — the session "
+                "and the report kind are fixed by the server."
+            )
+        return {"status": "success", "content": [{"text": text}]}
+
+    return save_report
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"status": "error", "content": [{"text": text}]}

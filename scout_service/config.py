@@ -1,0 +1,409 @@
+"""Settings: parsed once from the environment into one typed, frozen object.
+
+Every setting is declared once in ``OPTIONS`` with its variable name, its
+default and a sentence saying what it is for; the parser and
+``scout-service serve --help`` both read that table, so the documentation
+cannot drift from the code. The seed's names (``DYNAMODB_TABLE_NAME``,
+``DYNAMODB_REGION``, ``SESSION_TTL_HOURS``, ``BEDROCK_MODEL_ID``) keep working.
+A bad value raises ``ConfigError`` naming the variable; nothing here does I/O
+beyond reading a token file the settings point at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+def _str(value: str) -> str:
+    return value.strip()
+
+
+def _opt_str(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if not lo <= number <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {number}")
+        return number
+
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if not lo <= number <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {number}")
+        return number
+
+    return parse
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _address(value: str) -> str:
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return value.strip()
+
+
+def _opt_address(value: str) -> str | None:
+    if value.strip().lower() in ("", "off", "none", "disabled"):
+        return None
+    return _address(value)
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        v = value.strip().lower()
+        if v not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return v
+
+    return parse
+
+
+def _names(value: str) -> frozenset[str]:
+    return frozenset(n.strip() for n in value.split(",") if n.strip())
+
+
+@dataclass(frozen=True)
+class Option:
+    """One environment variable: where it goes, its default, what it is for."""
+
+    env: tuple[str, ...]
+    field: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    group: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    # -- store
+    Option(("DYNAMODB_TABLE_NAME",), "table_name", "scout-sessions", _str,
+           "DynamoDB table holding every session item.", "store"),
+    Option(("DYNAMODB_REGION", "AWS_REGION"), "region", "eu-north-1", _str,
+           "AWS region of the table (and of Bedrock).", "store"),
+    Option(("DYNAMODB_ENDPOINT_URL", "SCOUT_DYNAMODB_ENDPOINT"), "endpoint_url", "", _opt_str,
+           "DynamoDB endpoint (DynamoDB Local, moto). Unset with no AWS credentials: an "
+           "embedded moto server on loopback is started.", "store"),
+    Option(("SCOUT_EMBEDDED_DYNAMODB",), "embedded_override", "", lambda v: None if not v.strip()
+           else _bool(v), "Force (true) or forbid (false) the embedded DynamoDB; default: "
+           "automatic.", "store"),
+    Option(("SCOUT_CREATE_TABLE",), "create_table", "", lambda v: None if not v.strip()
+           else _bool(v), "Create the table at start-up if missing (default: only for the "
+           "embedded DynamoDB).", "store"),
+    Option(("SCOUT_STORE_MAX_WORKERS",), "store_max_workers", "16", _int(1, 256),
+           "Threads running boto3 calls (the event loop never blocks on DynamoDB).", "store"),
+    Option(("SESSION_TTL_HOURS",), "session_ttl_hours", "24", _float(0.01, 24 * 365),
+           "Default session lifetime; every item of a session expires with it.", "store"),
+    Option(("SCOUT_MAX_SESSION_TTL_HOURS",), "max_session_ttl_hours", "168",
+           _float(0.01, 24 * 365), "Longest lifetime a caller may ask for.", "store"),
+    # -- server
+    Option(("SCOUT_LISTEN_ADDRESS",), "listen_address", "127.0.0.1:50051", _address,
+           "gRPC listen address (0.0.0.0:50051 in containers).", "server"),
+    Option(("SCOUT_METRICS_ADDRESS",), "metrics_address", "127.0.0.1:9464", _opt_address,
+           "Prometheus /metrics HTTP address; 'off' disables it.", "server"),
+    Option(("SCOUT_REPLICA_ID",), "replica_id", "", _opt_str,
+           "Name of this replica in run leases (default: hostname-pid).", "server"),
+    Option(("SCOUT_SHUTDOWN_GRACE_S",), "shutdown_grace_s", "10", _float(0, 600),
+           "Seconds in-flight calls get to finish on SIGTERM.", "server"),
+    Option(("SCOUT_LOG_LEVEL",), "log_level", "INFO",
+           _choice("debug", "info", "warning", "error"), "Log level.", "server"),
+    Option(("SCOUT_MAX_CONCURRENT_RPCS",), "max_concurrent_rpcs", "4000", _int(1, 1_000_000),
+           "Calls served at once before new ones are refused with RESOURCE_EXHAUSTED.", "server"),
+    # -- auth
+    Option(("SCOUT_AUTH_TOKENS",), "auth_tokens", "", _str,
+           "Callers as NAME:SHA256HEX pairs separated by commas (sha256 of the bearer token).",
+           "auth"),
+    Option(("SCOUT_AUTH_TOKENS_FILE",), "auth_tokens_file", "", _opt_str,
+           "File with one NAME:SHA256HEX per line, read at start-up.", "auth"),
+    Option(("SCOUT_ADMIN_PRINCIPALS",), "admin_principals", "", _names,
+           "Callers who may read every session (comma separated).", "auth"),
+    Option(("SCOUT_AUTH_DISABLED",), "auth_disabled", "", lambda v: None if not v.strip()
+           else _bool(v), "Switch authentication off; allowed only with the embedded "
+           "DynamoDB (default there: off, everywhere else: on).", "auth"),
+    Option(("SCOUT_TLS_CERT_FILE",), "tls_cert_file", "", _opt_str,
+           "PEM certificate chain for a TLS listener.", "auth"),
+    Option(("SCOUT_TLS_KEY_FILE",), "tls_key_file", "", _opt_str,
+           "PEM private key for a TLS listener.", "auth"),
+    Option(("SCOUT_TLS_CLIENT_CA_FILE",), "tls_client_ca_file", "", _opt_str,
+           "PEM CA for client certificates: enables mTLS; the principal is the certificate's "
+           "subject CN.", "auth"),
+    # -- limits
+    Option(("SCOUT_MAX_FILE_MB",), "max_file_mb", "25", _float(0.001, 1024),
+           "Largest uploaded file.", "limits"),
+    Option(("SCOUT_MAX_SESSION_MB",), "max_session_mb", "100", _float(0.001, 10240),
+           "Largest total of uploaded files in one session.", "limits"),
+    Option(("SCOUT_MAX_FILES_PER_SESSION",), "max_files_per_session", "20", _int(1, 10_000),
+           "Most files one session may hold.", "limits"),
+    Option(("SCOUT_MAX_REPORT_MB",), "max_report_mb", "4", _float(0.001, 64),
+           "Largest report (UTF-8 Markdown).", "limits"),
+    Option(("SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR",), "max_runs_per_session_per_hour", "10",
+           _int(1, 100_000), "Research runs a session may start in any hour.", "limits"),
+    Option(("SCOUT_MAX_RUNS_PER_PRINCIPAL",), "max_runs_per_principal", "4", _int(1, 100_000),
+           "Research runs one caller may have in progress on a replica.", "limits"),
+    Option(("SCOUT_MAX_CONCURRENT_RUNS",), "max_concurrent_runs", "4", _int(1, 1000),
+           "Runs executing at once on this replica; more wait as QUEUED.", "limits"),
+    Option(("SCOUT_MAX_QUEUED_RUNS",), "max_queued_runs", "16", _int(0, 100_000),
+           "Runs waiting on this replica before StartResearch answers RESOURCE_EXHAUSTED.",
+           "limits"),
+    Option(("SCOUT_MAX_STREAMS",), "max_streams", "10000", _int(1, 1_000_000),
+           "Progress streams open at once on this replica.", "limits"),
+    Option(("SCOUT_MAX_STREAMS_PER_PRINCIPAL",), "max_streams_per_principal", "2000",
+           _int(1, 1_000_000), "Progress streams one caller may hold open on this replica.",
+           "limits"),
+    Option(("SCOUT_RATE_LIMIT_RPS",), "rate_limit_rps", "200", _float(0.01, 1_000_000),
+           "Sustained calls per second per caller (token bucket).", "limits"),
+    Option(("SCOUT_RATE_LIMIT_BURST",), "rate_limit_burst", "4000", _int(1, 10_000_000),
+           "Calls a caller may make in one burst.", "limits"),
+    # -- research
+    Option(("SCOUT_MODEL_PROVIDER",), "model_provider", "offline",
+           _choice("offline", "bedrock", "anthropic", "openai", "ollama"),
+           "Model behind the agents: offline (no network, extractive), bedrock, anthropic, "
+           "openai, ollama.", "research"),
+    Option(("BEDROCK_MODEL_ID",), "bedrock_model_id",
+           "eu.anthropic.claude-sonnet-4-20250514-v1:0", _str,
+           "Bedrock model or inference-profile id (provider bedrock).", "research"),
+    Option(("ANTHROPIC_API_KEY",), "anthropic_api_key", "", _opt_str,
+           "API key (provider anthropic).", "research"),
+    Option(("SCOUT_ANTHROPIC_MODEL_ID",), "anthropic_model_id", "claude-sonnet-4-20250514",
+           _str, "Model id (provider anthropic).", "research"),
+    Option(("OPENAI_API_KEY",), "openai_api_key", "", _opt_str,
+           "API key (provider openai).", "research"),
+    Option(("OPENAI_BASE_URL",), "openai_base_url", "", _opt_str,
+           "Base URL of an OpenAI-compatible endpoint (provider openai).", "research"),
+    Option(("SCOUT_OPENAI_MODEL_ID",), "openai_model_id", "gpt-4o", _str,
+           "Model id (provider openai).", "research"),
+    Option(("OLLAMA_HOST",), "ollama_host", "http://127.0.0.1:11434", _str,
+           "Ollama server (provider ollama).", "research"),
+    Option(("SCOUT_OLLAMA_MODEL_ID",), "ollama_model_id", "llama3.1", _str,
+           "Model id (provider ollama).", "research"),
+    Option(("SCOUT_MODEL_MAX_TOKENS",), "model_max_tokens", "8000", _int(256, 200_000),
+           "Most tokens one model response may write.", "research"),
+    Option(("SCOUT_OFFLINE_DELAY_MS",), "offline_delay_ms", "0", _int(0, 60_000),
+           "Delay per streamed chunk of the offline model, to watch progress and cancel.",
+           "research"),
+    Option(("SCOUT_AGENT_TIMEOUT_S",), "agent_timeout_s", "600", _float(1, 86_400),
+           "Time one agent may take before it is marked failed.", "research"),
+    Option(("SCOUT_RUN_TIMEOUT_S",), "run_timeout_s", "1800", _float(1, 86_400),
+           "Time a whole run may take before it is failed.", "research"),
+    Option(("SCOUT_LEASE_SECONDS",), "lease_seconds", "30", _float(1, 3600),
+           "How long a run's lease holds without a heartbeat before another replica "
+           "resumes it.", "research"),
+    Option(("SCOUT_RESUME_SCAN_INTERVAL_S",), "resume_scan_interval_s", "15", _float(0.1, 3600),
+           "How often a replica looks for runs with a stale lease.", "research"),
+    # -- progress
+    Option(("SCOUT_PROGRESS_POLL_MS",), "progress_poll_ms", "250", _int(10, 60_000),
+           "How often a replica reads the store for a run executing on another replica "
+           "(bounds the cross-replica delay).", "progress"),
+    Option(("SCOUT_HEARTBEAT_INTERVAL_S",), "heartbeat_interval_s", "10", _float(0.05, 3600),
+           "Quiet time after which a progress stream sends a heartbeat.", "progress"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service is configured with (see ``OPTIONS`` for each field)."""
+
+    table_name: str = "scout-sessions"
+    region: str = "eu-north-1"
+    endpoint_url: str | None = None
+    embedded_override: bool | None = None
+    create_table: bool | None = None
+    store_max_workers: int = 16
+    session_ttl_hours: float = 24
+    max_session_ttl_hours: float = 168
+    listen_address: str = "127.0.0.1:50051"
+    metrics_address: str | None = "127.0.0.1:9464"
+    replica_id: str | None = None
+    shutdown_grace_s: float = 10
+    log_level: str = "info"
+    max_concurrent_rpcs: int = 4000
+    auth_tokens: str = ""
+    auth_tokens_file: str | None = None
+    admin_principals: frozenset[str] = frozenset()
+    auth_disabled: bool | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    max_file_mb: float = 25
+    max_session_mb: float = 100
+    max_files_per_session: int = 20
+    max_report_mb: float = 4
+    max_runs_per_session_per_hour: int = 10
+    max_runs_per_principal: int = 4
+    max_concurrent_runs: int = 4
+    max_queued_runs: int = 16
+    max_streams: int = 10_000
+    max_streams_per_principal: int = 2000
+    rate_limit_rps: float = 200
+    rate_limit_burst: int = 4000
+    model_provider: str = "offline"
+    bedrock_model_id: str = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+    anthropic_api_key: str | None = None
+    anthropic_model_id: str = "claude-sonnet-4-20250514"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model_id: str = "gpt-4o"
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_model_id: str = "llama3.1"
+    model_max_tokens: int = 8000
+    offline_delay_ms: int = 0
+    agent_timeout_s: float = 600
+    run_timeout_s: float = 1800
+    lease_seconds: float = 30
+    resume_scan_interval_s: float = 15
+    progress_poll_ms: int = 250
+    heartbeat_interval_s: float = 10
+    # Derived at parse time, not from one variable.
+    aws_credentials_present: bool = field(default=False)
+
+    @property
+    def embedded(self) -> bool:
+        """True when the service should start its own moto DynamoDB server."""
+        if self.embedded_override is not None:
+            return self.embedded_override
+        return self.endpoint_url is None and not self.aws_credentials_present
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Authentication is on unless switched off (only allowed when embedded)."""
+        if self.auth_disabled is None:
+            return not self.embedded
+        return not self.auth_disabled
+
+    @property
+    def session_ttl_seconds(self) -> int:
+        """Default session lifetime in seconds."""
+        return int(self.session_ttl_hours * 3600)
+
+    @property
+    def max_session_ttl_seconds(self) -> int:
+        """Longest session lifetime in seconds."""
+        return int(self.max_session_ttl_hours * 3600)
+
+    @property
+    def replica(self) -> str:
+        """This replica's name in leases."""
+        return self.replica_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    def token_hashes(self) -> dict[str, str]:
+        """Map of sha256(token) hex → principal from the env var and the file."""
+        entries = [e for e in self.auth_tokens.split(",") if e.strip()]
+        if self.auth_tokens_file:
+            text = Path(self.auth_tokens_file).read_text(encoding="utf-8")
+            entries += [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+        table: dict[str, str] = {}
+        for entry in entries:
+            name, sep, digest = entry.strip().partition(":")
+            digest = digest.strip().lower()
+            if not sep or not name or len(digest) != 64 or not all(
+                c in "0123456789abcdef" for c in digest
+            ):
+                raise ConfigError(
+                    "SCOUT_AUTH_TOKENS / SCOUT_AUTH_TOKENS_FILE: each entry must be "
+                    f"NAME:SHA256HEX (64 hex digits), got {entry.strip()[:40]!r}"
+                )
+            table[digest] = name.strip()
+        return table
+
+
+def _credentials_present(env: Mapping[str, str]) -> bool:
+    """Whether plain AWS settings point at real credentials (no network look-up)."""
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    if any(env.get(k) for k in keys):
+        return True
+    home = env.get("HOME")
+    return bool(home) and Path(home, ".aws", "credentials").is_file()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment once; raise ``ConfigError`` naming a bad variable."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        name, raw = opt.env[0], opt.default
+        for candidate in opt.env:
+            if candidate in env:
+                name, raw = candidate, env[candidate]
+                break
+        try:
+            values[opt.field] = opt.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    values["aws_credentials_present"] = _credentials_present(env)
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    if s.session_ttl_hours > s.max_session_ttl_hours:
+        raise ConfigError("SESSION_TTL_HOURS: must not exceed SCOUT_MAX_SESSION_TTL_HOURS")
+    if s.auth_disabled and not s.embedded:
+        raise ConfigError(
+            "SCOUT_AUTH_DISABLED: authentication may only be switched off with the embedded "
+            "DynamoDB; configure SCOUT_AUTH_TOKENS or SCOUT_AUTH_TOKENS_FILE instead"
+        )
+    if bool(s.tls_cert_file) != bool(s.tls_key_file):
+        raise ConfigError("SCOUT_TLS_CERT_FILE and SCOUT_TLS_KEY_FILE must be set together")
+    if s.tls_client_ca_file and not s.tls_cert_file:
+        raise ConfigError("SCOUT_TLS_CLIENT_CA_FILE: mTLS needs SCOUT_TLS_CERT_FILE too")
+    for path_field, var in (("auth_tokens_file", "SCOUT_AUTH_TOKENS_FILE"),
+                            ("tls_cert_file", "SCOUT_TLS_CERT_FILE"),
+                            ("tls_key_file", "SCOUT_TLS_KEY_FILE"),
+                            ("tls_client_ca_file", "SCOUT_TLS_CLIENT_CA_FILE")):
+        path = getattr(s, path_field)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{var}: no such file {path!r}")
+    table = s.token_hashes()  # validates the entries even where auth is off
+    if s.auth_enabled:
+        if not table and not s.tls_client_ca_file:
+            raise ConfigError(
+                "SCOUT_AUTH_TOKENS: authentication is on (the store is not the embedded "
+                "default) but no caller is configured; set SCOUT_AUTH_TOKENS=name:sha256hex, "
+                "SCOUT_AUTH_TOKENS_FILE, or SCOUT_TLS_CLIENT_CA_FILE for mTLS"
+            )
+
+
+def describe_options() -> str:
+    """The environment variables, grouped, for ``serve --help``."""
+    lines = ["environment variables:"]
+    group = ""
+    for opt in OPTIONS:
+        if opt.group != group:
+            group = opt.group
+            lines.append(f"\n  [{group}]")
+        names = " / ".join(opt.env)
+        default = f" (default: {opt.default})" if opt.default else ""
+        lines.append(f"  {names}{default}\n      {opt.help}")
+    return "\n".join(lines)

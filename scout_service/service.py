@@ -1,0 +1,358 @@
+"""Scout's application layer: ownership, limits and the use cases behind each RPC.
+
+Servicers translate protos and call exactly one method here; this layer
+decides who may touch which session (another caller's session is simply
+NOT_FOUND, never "forbidden", so its existence does not leak), applies the
+per-session limits, and delegates to the store, the research runner and the
+progress broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from scout_service.api.auth import Principal
+from scout_service.domain import (
+    FileInfo,
+    Page,
+    ProgressEvent,
+    Report,
+    ReportKind,
+    ReportSource,
+    Run,
+    Session,
+)
+from scout_service.errors import (
+    FailedPrecondition,
+    NotFound,
+    ResourceExhausted,
+)
+from scout_service.store.base import Store
+
+
+class Runner(Protocol):
+    """What the service needs of the research runner."""
+
+    async def start_research(
+        self, session: Session, *, request_id: str | None, file_names: Sequence[str]
+    ) -> Run: ...
+
+    async def cancel(self, session_id: str, run_id: str) -> Run: ...
+
+
+class Broker(Protocol):
+    """What the service needs of the progress broker."""
+
+    def subscribe(
+        self, session_id: str, run_id: str, *, after_sequence: int = 0, principal: str = ""
+    ) -> AsyncIterator[ProgressEvent]: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-session limits (from settings)."""
+
+    default_ttl_seconds: int = 24 * 3600
+    max_ttl_seconds: int = 7 * 24 * 3600
+    max_session_bytes: int = 100 * 1024 * 1024
+    max_files_per_session: int = 20
+    max_runs_per_session_per_hour: int = 10
+
+
+@dataclass(frozen=True)
+class ExportDocument:
+    """A rendered export: what to call it, its type, its bytes."""
+
+    file_name: str
+    content_type: str
+    data: bytes
+
+
+# How long a replica trusts a session's owner/expiry it read (owners never
+# change; expiry may move, so this bounds how stale a read-path check can be).
+_OWNER_CACHE_SECONDS = 5.0
+_OWNER_CACHE_SIZE = 10_000
+
+
+class ScoutService:
+    """The use cases, each checked against the calling principal."""
+
+    def __init__(self, store: Store, runner: Runner, broker: Broker, limits: Limits) -> None:
+        self.store = store
+        self.runner = runner
+        self.broker = broker
+        self.limits = limits
+        self._owners: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
+
+    # -- ownership ------------------------------------------------------------
+
+    async def session_for(self, p: Principal, session_id: str) -> Session:
+        """The session if it is live and ``p`` may see it; else NotFound."""
+        session = await self.store.get_session(session_id)
+        self._remember(session)
+        if not self._may_access(p, session.owner):
+            raise _session_not_found(session_id)
+        return session
+
+    async def _check_access(self, p: Principal, session_id: str) -> None:
+        """Ownership check for read paths, served from a short-lived cache."""
+        cached = self._owners.get(session_id)
+        now = time.time()
+        if cached and cached[2] > now - _OWNER_CACHE_SECONDS and cached[1] > now:
+            if not self._may_access(p, cached[0]):
+                raise _session_not_found(session_id)
+            return
+        await self.session_for(p, session_id)
+
+    def _remember(self, session: Session) -> None:
+        self._owners[session.session_id] = (session.owner, session.expires_at, time.time())
+        self._owners.move_to_end(session.session_id)
+        while len(self._owners) > _OWNER_CACHE_SIZE:
+            self._owners.popitem(last=False)
+
+    @staticmethod
+    def _may_access(p: Principal, owner: str) -> bool:
+        return p.is_admin or owner == p.name
+
+    # -- sessions ---------------------------------------------------------------
+
+    async def create_session(
+        self,
+        p: Principal,
+        *,
+        labels: Mapping[str, str],
+        ttl_seconds: int,
+        request_id: str | None,
+    ) -> Session:
+        """Open a session owned by ``p``."""
+        session = await self.store.create_session(
+            owner=p.name, ttl_seconds=ttl_seconds, labels=labels, request_id=request_id
+        )
+        self._remember(session)
+        return session
+
+    async def list_sessions(
+        self, p: Principal, page_size: int, page_token: str | None
+    ) -> Page[Session]:
+        """The caller's own sessions (admins too see only their own here)."""
+        return await self.store.list_sessions(p.name, page_size=page_size, page_token=page_token)
+
+    async def extend_session(self, p: Principal, session_id: str, ttl_seconds: int) -> Session:
+        """Move the session's expiry to now + ttl."""
+        await self.session_for(p, session_id)
+        session = await self.store.extend_session(session_id, ttl_seconds)
+        self._remember(session)
+        return session
+
+    async def delete_session(self, p: Principal, session_id: str) -> None:
+        """Delete the session and everything in it."""
+        await self.session_for(p, session_id)
+        self._owners.pop(session_id, None)
+        await self.store.delete_session(session_id)
+
+    # -- files --------------------------------------------------------------------
+
+    async def upload_file(
+        self,
+        p: Principal,
+        session_id: str,
+        name: str,
+        content_type: str,
+        declared_size: int | None,
+        chunks: AsyncIterable[bytes],
+    ) -> FileInfo:
+        """Store a file after checking the session's file-count and byte limits."""
+        await self.session_for(p, session_id)
+        existing = await self._all_files(session_id)
+        replacing = next((f for f in existing if f.name == name), None)
+        if replacing is None and len(existing) >= self.limits.max_files_per_session:
+            raise ResourceExhausted(
+                f"the session already holds {len(existing)} files, the limit "
+                f"(SCOUT_MAX_FILES_PER_SESSION) is {self.limits.max_files_per_session}",
+                reason="TOO_MANY_FILES",
+                metadata={"limit": "SCOUT_MAX_FILES_PER_SESSION"},
+            )
+        used = sum(f.size for f in existing) - (replacing.size if replacing else 0)
+        room = self.limits.max_session_bytes - used
+        if declared_size is not None and declared_size > room:
+            raise _session_bytes_exceeded(self.limits.max_session_bytes)
+
+        async def bounded() -> AsyncIterator[bytes]:
+            total = 0
+            async for chunk in chunks:
+                total += len(chunk)
+                if total > room:
+                    raise _session_bytes_exceeded(self.limits.max_session_bytes)
+                yield chunk
+
+        return await self.store.put_file(
+            session_id, name, content_type, bounded(), declared_size=declared_size
+        )
+
+    async def _all_files(self, session_id: str) -> list[FileInfo]:
+        files: list[FileInfo] = []
+        token: str | None = None
+        while True:
+            page = await self.store.list_files(session_id, page_size=1000, page_token=token)
+            files.extend(page.items)
+            token = page.next_token
+            if not token:
+                return files
+
+    async def list_files(
+        self, p: Principal, session_id: str, page_size: int, page_token: str | None
+    ) -> Page[FileInfo]:
+        """A page of the session's files."""
+        await self._check_access(p, session_id)
+        return await self.store.list_files(session_id, page_size=page_size, page_token=page_token)
+
+    async def open_file(
+        self, p: Principal, session_id: str, name: str
+    ) -> tuple[FileInfo, AsyncIterator[bytes]]:
+        """A file's metadata and its bytes."""
+        await self._check_access(p, session_id)
+        return await self.store.open_file(session_id, name)
+
+    # -- reports -------------------------------------------------------------------
+
+    async def get_report(self, p: Principal, session_id: str, kind: ReportKind) -> Report:
+        """One report with its content."""
+        await self._check_access(p, session_id)
+        return await self.store.get_report(session_id, kind)
+
+    async def list_reports(
+        self, p: Principal, session_id: str, page_size: int, page_token: str | None
+    ) -> Page[Report]:
+        """The session's reports without content."""
+        await self._check_access(p, session_id)
+        return await self.store.list_reports(
+            session_id, page_size=page_size, page_token=page_token
+        )
+
+    async def put_report(
+        self, p: Principal, session_id: str, kind: ReportKind, content: str,
+        request_id: str | None,
+    ) -> Report:
+        """Store a caller's version of a report."""
+        await self.session_for(p, session_id)
+        return await self.store.put_report(
+            session_id, kind, content, source=ReportSource.CALLER, author=p.name,
+            request_id=request_id,
+        )
+
+    async def export_reports(self, p: Principal, session_id: str, fmt: str) -> ExportDocument:
+        """Render every report of the session as one document (md, html, pdf, zip)."""
+        from scout_service import exports  # WeasyPrint is slow to import: only when exporting
+
+        renderers = {"md": exports.render_markdown, "html": exports.render_html,
+                     "pdf": exports.render_pdf, "zip": exports.render_zip}
+        await self._check_access(p, session_id)
+        reports = await self._all_reports(session_id)
+        if not reports:
+            raise FailedPrecondition(
+                "the session has no reports yet: run StartResearch or PutReport first",
+                reason="NO_REPORTS",
+            )
+        loaded = await asyncio.gather(
+            *(self.store.get_report(session_id, r.kind) for r in reports)
+        )
+        items = [
+            exports.ExportReport(
+                name=r.kind.value, title=r.kind.title, markdown=r.content or "",  # type: ignore[arg-type]
+                updated_at=datetime.fromtimestamp(r.updated_at, UTC),
+            )
+            for r in loaded
+        ]
+        try:
+            data = await asyncio.to_thread(
+                renderers[fmt], session_id, items, datetime.now(UTC)
+            )
+        except exports.ExportUnavailableError as exc:
+            raise FailedPrecondition(str(exc), reason="EXPORT_UNAVAILABLE") from None
+        return ExportDocument(
+            exports.export_file_name(session_id, fmt),  # type: ignore[arg-type]
+            exports.EXPORT_CONTENT_TYPES[fmt],  # type: ignore[index]
+            data,
+        )
+
+    async def _all_reports(self, session_id: str) -> list[Report]:
+        page = await self.store.list_reports(session_id, page_size=100, page_token=None)
+        return list(page.items)
+
+    # -- research ---------------------------------------------------------------------
+
+    async def start_research(
+        self, p: Principal, session_id: str, request_id: str | None, file_names: Sequence[str]
+    ) -> Run:
+        """Start a run unless the session started too many in the last hour."""
+        session = await self.session_for(p, session_id)
+        recent = await self.store.list_runs(session_id, page_size=1000, page_token=None)
+        hour_ago = time.time() - 3600
+        started = [r for r in recent.items if r.created_at > hour_ago]
+        if request_id and any(r.request_id == request_id for r in started):
+            pass  # an idempotent retry: the runner returns the first run
+        elif len(started) >= self.limits.max_runs_per_session_per_hour:
+            raise ResourceExhausted(
+                f"the session started {len(started)} runs in the last hour, the limit "
+                f"(SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR) is "
+                f"{self.limits.max_runs_per_session_per_hour}",
+                reason="RUN_RATE_LIMITED",
+                metadata={"limit": "SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR"},
+            )
+        return await self.runner.start_research(
+            session, request_id=request_id, file_names=file_names
+        )
+
+    async def get_run(self, p: Principal, session_id: str, run_id: str) -> Run:
+        """One run."""
+        await self._check_access(p, session_id)
+        return await self.store.get_run(session_id, run_id)
+
+    async def list_runs(
+        self, p: Principal, session_id: str, page_size: int, page_token: str | None
+    ) -> Page[Run]:
+        """The session's runs, newest first."""
+        await self._check_access(p, session_id)
+        return await self.store.list_runs(session_id, page_size=page_size, page_token=page_token)
+
+    async def cancel_run(self, p: Principal, session_id: str, run_id: str) -> Run:
+        """Cancel a run of the caller's session."""
+        await self.session_for(p, session_id)
+        return await self.runner.cancel(session_id, run_id)
+
+    async def stream_progress(
+        self, p: Principal, session_id: str, run_id: str | None, after_sequence: int
+    ) -> AsyncIterator[ProgressEvent]:
+        """Subscribe to a run's events (default: the session's latest run)."""
+        session = await self.session_for(p, session_id)
+        if run_id is None:
+            if not session.latest_run_id:
+                raise NotFound(
+                    f"session {session_id} has no research run yet: call StartResearch first",
+                    reason="NO_RUN",
+                )
+            run_id = session.latest_run_id
+        await self.store.get_run(session_id, run_id)  # NotFound before the stream opens
+        return self.broker.subscribe(
+            session_id, run_id, after_sequence=after_sequence, principal=p.name
+        )
+
+
+def _session_not_found(session_id: str) -> NotFound:
+    return NotFound(f"session {session_id} not found (it may have expired)",
+                    reason="SESSION_NOT_FOUND")
+
+
+def _session_bytes_exceeded(limit: int) -> ResourceExhausted:
+    return ResourceExhausted(
+        f"the session's files would exceed {limit / 1024 / 1024:g} MB in total "
+        "(SCOUT_MAX_SESSION_MB)",
+        reason="SESSION_TOO_LARGE",
+        metadata={"limit": "SCOUT_MAX_SESSION_MB"},
+    )

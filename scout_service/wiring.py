@@ -1,0 +1,96 @@
+"""Builds a replica's dependencies from settings: store, broker, runner.
+
+Kept apart from ``server.py`` so tests can build a server on fakes without
+touching DynamoDB or models, and so the order (embedded DynamoDB → table
+check → store → broker → runner) is written down once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scout_service.agents.providers import ProviderSettings, make_model_factory, validate_provider
+from scout_service.agents.runner import ResearchRunner, RunnerSettings
+from scout_service.config import Settings
+from scout_service.progress.broker import ProgressBroker
+from scout_service.server import Deps
+from scout_service.store import DynamoStore, EmbeddedDynamo, StoreLimits
+
+log = logging.getLogger(__name__)
+
+
+def provider_settings(s: Settings) -> ProviderSettings:
+    """The model provider's part of the settings."""
+    return ProviderSettings(
+        provider=s.model_provider,
+        bedrock_model_id=s.bedrock_model_id,
+        region=s.region,
+        anthropic_api_key=s.anthropic_api_key,
+        anthropic_model_id=s.anthropic_model_id,
+        openai_api_key=s.openai_api_key,
+        openai_base_url=s.openai_base_url,
+        openai_model_id=s.openai_model_id,
+        ollama_host=s.ollama_host,
+        ollama_model_id=s.ollama_model_id,
+        offline_delay_ms=s.offline_delay_ms,
+        max_tokens=s.model_max_tokens,
+    )
+
+
+def runner_settings(s: Settings) -> RunnerSettings:
+    """The research runner's part of the settings."""
+    return RunnerSettings(
+        max_concurrent_runs=s.max_concurrent_runs,
+        max_queued_runs=s.max_queued_runs,
+        agent_timeout_s=s.agent_timeout_s,
+        run_timeout_s=s.run_timeout_s,
+        lease_seconds=s.lease_seconds,
+        lease_renew_interval_s=max(0.05, s.lease_seconds / 3),
+        resume_scan_interval_s=s.resume_scan_interval_s,
+    )
+
+
+def store_limits(s: Settings) -> StoreLimits:
+    """The store's size limits from settings."""
+    return StoreLimits(
+        max_file_bytes=int(s.max_file_mb * 1024 * 1024),
+        max_report_bytes=int(s.max_report_mb * 1024 * 1024),
+        max_ttl_seconds=s.max_session_ttl_seconds,
+    )
+
+
+async def build_deps(s: Settings) -> Deps:
+    """Everything a replica runs on, started and checked."""
+    provider = provider_settings(s)
+    validate_provider(provider)
+    closers: list[Any] = []
+    endpoint = s.endpoint_url
+    credentials: dict[str, str] = {}
+    if s.embedded:
+        embedded = EmbeddedDynamo()
+        embedded.start()
+        closers.append(embedded.stop)
+        endpoint = embedded.endpoint_url
+        credentials = dict(embedded.credentials)
+        log.info("embedded DynamoDB (moto) on %s", endpoint)
+    store = DynamoStore.from_config(
+        table_name=s.table_name, region=s.region, endpoint_url=endpoint,
+        limits=store_limits(s), max_workers=s.store_max_workers, **credentials,
+    )
+    want_create = s.create_table if s.create_table is not None else s.embedded
+    if want_create and await store.create_table():
+        log.info("created table %s", s.table_name)
+    await store.check()
+    broker = ProgressBroker(
+        store,
+        poll_interval=s.progress_poll_ms / 1000,
+        heartbeat_interval=s.heartbeat_interval_s,
+        max_streams=s.max_streams,
+        max_streams_per_principal=s.max_streams_per_principal,
+    )
+    runner = ResearchRunner(
+        store, broker, make_model_factory(provider), settings=runner_settings(s),
+        replica_id=s.replica, provider_name=s.model_provider,
+    )
+    return Deps(store=store, runner=runner, broker=broker, closers=closers)

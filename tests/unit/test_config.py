@@ -1,0 +1,92 @@
+"""Settings: the seed's names, defaults, and a clear error per bad variable."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from scout_service.__main__ import main
+from scout_service.config import OPTIONS, ConfigError, Settings, load_settings
+
+TOKEN_HASH = hashlib.sha256(b"secret").hexdigest()
+
+
+def test_defaults_are_the_seeds() -> None:
+    s = load_settings({})
+    assert s.table_name == "scout-sessions"
+    assert s.region == "eu-north-1"
+    assert s.session_ttl_seconds == 24 * 3600
+    assert s.listen_address == "127.0.0.1:50051"
+    assert s.model_provider == "offline"
+    assert s.embedded and not s.auth_enabled
+
+
+def test_seed_names_keep_working() -> None:
+    s = load_settings(
+        {
+            "DYNAMODB_TABLE_NAME": "t1",
+            "DYNAMODB_REGION": "us-west-2",
+            "SESSION_TTL_HOURS": "2",
+            "BEDROCK_MODEL_ID": "m-1",
+            "DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:8000",
+            "SCOUT_AUTH_TOKENS": f"svc:{TOKEN_HASH}",
+        }
+    )
+    assert (s.table_name, s.region, s.session_ttl_seconds, s.bedrock_model_id) == (
+        "t1",
+        "us-west-2",
+        7200,
+        "m-1",
+    )
+    assert not s.embedded and s.auth_enabled
+    assert s.token_hashes() == {TOKEN_HASH: "svc"}
+
+
+def test_aws_credentials_mean_real_dynamodb() -> None:
+    s = load_settings({"AWS_PROFILE": "prod", "SCOUT_AUTH_TOKENS": f"svc:{TOKEN_HASH}"})
+    assert not s.embedded
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"SESSION_TTL_HOURS": "soon"}, "SESSION_TTL_HOURS"),
+        ({"SCOUT_LISTEN_ADDRESS": "localhost"}, "SCOUT_LISTEN_ADDRESS"),
+        ({"SCOUT_MODEL_PROVIDER": "gpt"}, "SCOUT_MODEL_PROVIDER"),
+        ({"SCOUT_MAX_FILE_MB": "-1"}, "SCOUT_MAX_FILE_MB"),
+        ({"SCOUT_AUTH_DISABLED": "maybe"}, "SCOUT_AUTH_DISABLED"),
+        ({"DYNAMODB_ENDPOINT_URL": "http://x:1"}, "SCOUT_AUTH_TOKENS"),
+        (
+            {"DYNAMODB_ENDPOINT_URL": "http://x:1", "SCOUT_AUTH_DISABLED": "1"},
+            "SCOUT_AUTH_DISABLED",
+        ),
+        ({"SCOUT_AUTH_TOKENS": "svc:nothex"}, "SCOUT_AUTH_TOKENS"),
+        ({"SCOUT_TLS_CERT_FILE": "/nonexistent.pem"}, "SCOUT_TLS"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        load_settings(env)
+
+
+def test_every_option_maps_to_a_settings_field() -> None:
+    fields = set(Settings.__dataclass_fields__)
+    assert {o.field for o in OPTIONS} <= fields
+    assert len({o.env[0] for o in OPTIONS}) == len(OPTIONS)
+
+
+def test_serve_help_documents_every_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    for option in OPTIONS:
+        assert option.env[0] in out
+
+
+def test_bad_value_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCOUT_MAX_CONCURRENT_RUNS", "zero")
+    assert main(["serve"]) == 2
+    assert "SCOUT_MAX_CONCURRENT_RUNS" in capsys.readouterr().err
