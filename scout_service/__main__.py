@@ -1,8 +1,8 @@
 """``scout-service``: serve the API, or create / check the DynamoDB table.
 
-    scout-service serve           start a replica (see --help for every setting)
-    scout-service create-table    create the table with TTL enabled (idempotent)
-    scout-service check-table     verify the table's key schema and TTL
+``scout-service serve`` starts a replica (``--help`` lists every setting),
+``scout-service create-table`` creates the table with TTL enabled
+(idempotent), ``scout-service check-table`` verifies its key schema and TTL.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ async def _serve(settings: Settings) -> int:
           f"(store: {'embedded DynamoDB' if settings.embedded else settings.table_name}, "
           f"model: {settings.model_provider})", flush=True)
     if app.metrics_port is not None:
-        print(f"metrics on http://{settings.metrics_address.rpartition(':')[0]}:"
+        print(f"metrics on http://{(settings.metrics_address or '').rpartition(':')[0]}:"
               f"{app.metrics_port}/metrics", flush=True)
     print(f"try: grpcurl -plaintext {host}:{port} list", flush=True)
     stop = asyncio.Event()

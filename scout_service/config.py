@@ -312,7 +312,7 @@ class Settings:
 
     @property
     def replica(self) -> str:
-        """This replica's name in leases."""
+        """Name of this replica in run leases."""
         return self.replica_id or f"{socket.gethostname()}-{os.getpid()}"
 
     def token_hashes(self) -> dict[str, str]:
@@ -343,7 +343,7 @@ def _credentials_present(env: Mapping[str, str]) -> bool:
     if any(env.get(k) for k in keys):
         return True
     home = env.get("HOME")
-    return bool(home) and Path(home, ".aws", "credentials").is_file()
+    return bool(home) and Path(str(home), ".aws", "credentials").is_file()
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -127,7 +127,8 @@ def scout_state_name(state: int) -> str:
     """RunState value → name without prefix."""
     from scout.v1 import research_pb2
 
-    return research_pb2.RunState.Name(state).removeprefix("RUN_STATE_")  # type: ignore[arg-type]
+    name: str = research_pb2.RunState.Name(state)
+    return name.removeprefix("RUN_STATE_")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,11 @@ several servers in one process and keeps the exported names stable.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from scout_service.domain import EventType, ProgressEvent
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -25,7 +29,7 @@ class Metrics:
             ["method"], buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
         self.runs = Counter(
-            "scout_runs", "Research runs that reached a state on this replica.",
+            "scout_runs", "Research runs that started or ended on this replica, by state.",
             ["state"], registry=self.registry,
         )
         self.streams = Gauge(
@@ -42,3 +46,54 @@ class Metrics:
         host, _, port = address.rpartition(":")
         server, _thread = start_http_server(int(port), addr=host, registry=self.registry)
         return int(server.server_address[1])
+
+    def watch_broker(self, broker: _BrokerStats) -> None:
+        """Read stream counts off the broker at scrape time."""
+        self.streams.set_function(lambda: broker.active_streams)
+        self.store_event_reads.set_function(lambda: broker.store_reads)
+
+
+class _BrokerStats(Protocol):
+    @property
+    def active_streams(self) -> int: ...
+
+    store_reads: int
+
+
+class _Sink(Protocol):
+    async def publish(self, event: ProgressEvent) -> None: ...
+
+    def mark_local(self, session_id: str, run_id: str) -> None: ...
+
+    def unmark_local(self, session_id: str, run_id: str) -> None: ...
+
+
+_RUN_STATES = {
+    EventType.RUN_STARTED: "RUNNING",
+    EventType.RUN_COMPLETED: "SUCCEEDED",
+    EventType.RUN_FAILED: "FAILED",
+    EventType.RUN_CANCELLED: "CANCELLED",
+}
+
+
+class MeteredSink:
+    """The runner's event sink, counting run starts and ends on the way."""
+
+    def __init__(self, sink: _Sink, metrics: Metrics) -> None:
+        self._sink = sink
+        self._runs = metrics.runs
+
+    async def publish(self, event: ProgressEvent) -> None:
+        """Count run-level events, then hand the event on."""
+        state = _RUN_STATES.get(event.type)
+        if state:
+            self._runs.labels(state).inc()
+        await self._sink.publish(event)
+
+    def mark_local(self, session_id: str, run_id: str) -> None:
+        """Delegate."""
+        self._sink.mark_local(session_id, run_id)
+
+    def unmark_local(self, session_id: str, run_id: str) -> None:
+        """Delegate."""
+        self._sink.unmark_local(session_id, run_id)

@@ -41,9 +41,11 @@ class Runner(Protocol):
 
     async def start_research(
         self, session: Session, *, request_id: str | None, file_names: Sequence[str]
-    ) -> Run: ...
+    ) -> Run:
+        """Validate documents, store a new run and start it."""
 
-    async def cancel(self, session_id: str, run_id: str) -> Run: ...
+    async def cancel(self, session_id: str, run_id: str) -> Run:
+        """Cancel a run."""
 
 
 class Broker(Protocol):
@@ -51,7 +53,8 @@ class Broker(Protocol):
 
     def subscribe(
         self, session_id: str, run_id: str, *, after_sequence: int = 0, principal: str = ""
-    ) -> AsyncIterator[ProgressEvent]: ...
+    ) -> AsyncIterator[ProgressEvent]:
+        """Replay then follow a run's events."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,7 @@ class ScoutService:
         )
         items = [
             exports.ExportReport(
-                name=r.kind.value, title=r.kind.title, markdown=r.content or "",  # type: ignore[arg-type]
+                name=r.kind.value, title=r.kind.title, markdown=r.content or "",
                 updated_at=datetime.fromtimestamp(r.updated_at, UTC),
             )
             for r in loaded
@@ -293,11 +296,13 @@ class ScoutService:
         """Start a run unless the session started too many in the last hour."""
         session = await self.session_for(p, session_id)
         recent = await self.store.list_runs(session_id, page_size=1000, page_token=None)
+        retried = next((r for r in recent.items if request_id and r.request_id == request_id),
+                       None)
+        if retried is not None:
+            return retried  # an idempotent retry gets the first run, whatever changed since
         hour_ago = time.time() - 3600
         started = [r for r in recent.items if r.created_at > hour_ago]
-        if request_id and any(r.request_id == request_id for r in started):
-            pass  # an idempotent retry: the runner returns the first run
-        elif len(started) >= self.limits.max_runs_per_session_per_hour:
+        if len(started) >= self.limits.max_runs_per_session_per_hour:
             raise ResourceExhausted(
                 f"the session started {len(started)} runs in the last hour, the limit "
                 f"(SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR) is "

@@ -13,6 +13,7 @@ from typing import Any
 from scout_service.agents.providers import ProviderSettings, make_model_factory, validate_provider
 from scout_service.agents.runner import ResearchRunner, RunnerSettings
 from scout_service.config import Settings
+from scout_service.metrics import MeteredSink, Metrics
 from scout_service.progress.broker import ProgressBroker
 from scout_service.server import Deps
 from scout_service.store import DynamoStore, EmbeddedDynamo, StoreLimits
@@ -76,7 +77,9 @@ async def build_deps(s: Settings) -> Deps:
         log.info("embedded DynamoDB (moto) on %s", endpoint)
     store = DynamoStore.from_config(
         table_name=s.table_name, region=s.region, endpoint_url=endpoint,
-        limits=store_limits(s), max_workers=s.store_max_workers, **credentials,
+        limits=store_limits(s), max_workers=s.store_max_workers,
+        aws_access_key_id=credentials.get("aws_access_key_id"),
+        aws_secret_access_key=credentials.get("aws_secret_access_key"),
     )
     want_create = s.create_table if s.create_table is not None else s.embedded
     if want_create and await store.create_table():
@@ -89,8 +92,10 @@ async def build_deps(s: Settings) -> Deps:
         max_streams=s.max_streams,
         max_streams_per_principal=s.max_streams_per_principal,
     )
+    metrics = Metrics()
+    metrics.watch_broker(broker)
     runner = ResearchRunner(
-        store, broker, make_model_factory(provider), settings=runner_settings(s),
-        replica_id=s.replica, provider_name=s.model_provider,
+        store, MeteredSink(broker, metrics), make_model_factory(provider),
+        settings=runner_settings(s), replica_id=s.replica, provider_name=s.model_provider,
     )
-    return Deps(store=store, runner=runner, broker=broker, closers=closers)
+    return Deps(store=store, runner=runner, broker=broker, metrics=metrics, closers=closers)

@@ -1,0 +1,1 @@
+"""The gRPC edge: servicers, converters, validation, auth, errors, reflection."""

@@ -49,7 +49,7 @@ class Boundary:
         auth_ctx = context.auth_context()
         cn = auth_ctx.get("x509_common_name") if auth_ctx else None
         if cn:
-            peer = cn[0].decode("utf-8", "replace")
+            peer = next(iter(cn)).decode("utf-8", "replace")
         principal = self.auth.authenticate(tuple(context.invocation_metadata() or ()), peer)
         self.limiter.check(principal.name)
         return principal

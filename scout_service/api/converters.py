@@ -6,6 +6,8 @@ servicers call these and nothing else to translate.
 
 from __future__ import annotations
 
+from typing import cast
+
 from google.protobuf import timestamp_pb2
 
 from scout.v1 import report_pb2, research_pb2, types_pb2
@@ -35,8 +37,11 @@ _AGENT_STATE = {
     domain.AgentState.FAILED: research_pb2.AGENT_STATE_FAILED,
     domain.AgentState.CANCELLED: research_pb2.AGENT_STATE_CANCELLED,
 }
-_EVENT_TYPE = {t: research_pb2.ProgressEventType.Value(f"PROGRESS_EVENT_TYPE_{t.value}")
-               for t in domain.EventType}
+_EVENT_TYPE: dict[domain.EventType, research_pb2.ProgressEventType] = {
+    t: cast(research_pb2.ProgressEventType,
+            research_pb2.ProgressEventType.Value(f"PROGRESS_EVENT_TYPE_{t.value}"))
+    for t in domain.EventType
+}
 _SOURCE = {
     domain.ReportSource.AGENT: types_pb2.REPORT_SOURCE_AGENT,
     domain.ReportSource.CALLER: types_pb2.REPORT_SOURCE_CALLER,
@@ -69,7 +74,7 @@ def report_kind_from_pb(value: int, field: str = "kind") -> domain.ReportKind:
         ) from None
 
 
-def report_kind_to_pb(kind: domain.ReportKind | None) -> types_pb2.ReportKind.ValueType:
+def report_kind_to_pb(kind: domain.ReportKind | None) -> types_pb2.ReportKind:
     """Domain kind → proto enum (None → UNSPECIFIED)."""
     return _KIND_TO_PB[kind] if kind else types_pb2.REPORT_KIND_UNSPECIFIED
 

@@ -8,6 +8,8 @@ parsing messages.
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -36,7 +38,7 @@ def status_code_of(error: errors.ScoutError) -> grpc.StatusCode:
     """The status code of a domain error (INTERNAL for the bare base class)."""
     for cls in type(error).__mro__:
         if cls in _CODES:
-            return _CODES[cls]  # type: ignore[index]
+            return _CODES[cls]
     return grpc.StatusCode.INTERNAL
 
 
@@ -51,4 +53,4 @@ def to_rpc_status(error: errors.ScoutError) -> grpc.Status:
     proto = status_pb2.Status(
         code=getattr(code_pb2, code.name), message=error.message, details=[detail]
     )
-    return rpc_status.to_status(proto)
+    return cast(grpc.Status, rpc_status.to_status(proto))

@@ -124,6 +124,7 @@ class Subscription(AsyncIterator[ProgressEvent]):
         self._subscriber = subscriber
         self._stream = stream
         self._release = release
+        self._started = False
 
     @property
     def last_sequence(self) -> int:
@@ -134,8 +135,11 @@ class Subscription(AsyncIterator[ProgressEvent]):
         return self
 
     def __anext__(self) -> Awaitable[ProgressEvent]:
-        # The generator releases the slot itself when it ends, fails or is
-        # cancelled; handing out its awaitable saves a coroutine per event.
+        # Once started, the generator releases the slot itself when it ends,
+        # fails, is cancelled or is collected (asyncio's async-generator
+        # finalizer closes it); handing out its awaitable saves a coroutine
+        # per event.
+        self._started = True
         return self._stream.__anext__()
 
     async def aclose(self) -> None:
@@ -157,6 +161,9 @@ class Subscription(AsyncIterator[ProgressEvent]):
         await self.aclose()
 
     def __del__(self) -> None:
-        # A caller that drops the iterator without closing it must not leak a
-        # slot; releasing is synchronous and idempotent, so this is safe here.
-        self._release(self._subscriber)
+        # A caller that drops the iterator without ever reading it must not
+        # leak a slot (a generator never started has no finalizer to run).
+        # A started one may still be awaited by a task that kept only the
+        # awaitable; it releases the slot itself when it ends.
+        if not self._started:
+            self._release(self._subscriber)
