@@ -11,7 +11,8 @@ BUF_VERSION := 1.75.0
 GEN_DIR := clients/python/src
 PROTOS := $(wildcard protos/scout/v1/*.proto)
 
-.PHONY: help setup protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench docker clean
+
+.PHONY: system-deps help setup protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench docker clean
 
 help:
 	@echo "make demo    - set everything up and run a full research session (embedded DynamoDB, offline model)"
@@ -58,10 +59,14 @@ lint: $(VENV)/.installed buf-lint
 	$(VENV)/bin/ruff check scout_service clients/python/src/scout_client tests bench
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed $(BUF) check-protos buf-lint buf-breaking lint
+system-deps:
+	@scripts/system-deps.sh test
+
+test: system-deps $(VENV)/.installed $(BUF) check-protos buf-lint buf-breaking lint
 	$(PY) -m pytest
 
 demo: $(VENV)/.installed
+	@scripts/system-deps.sh demo
 	$(PY) -m scout_service.demo
 
 run: $(VENV)/.installed

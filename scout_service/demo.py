@@ -109,7 +109,7 @@ def run_demo(plan: Path, out_dir: Path, delay_ms: int) -> int:
                 written.append(path)
             print(f"▶ wrote {len(written)} files to {target}/:")
             for path in written:
-                print(f"    {path.name:<32} {path.stat().st_size:>9,} bytes")
+                print(f"    {path.name:<50} {path.stat().st_size:>9,} bytes")
             ok = state == "SUCCEEDED" and sum(p.suffix == ".md" for p in written) == 5
             print(f"{'✔' if ok else '✘'} demo {'finished' if ok else 'FAILED'} in "
                   f"{time.monotonic() - t0:.1f}s")

@@ -90,3 +90,11 @@ def test_bad_value_stops_start_up(
     monkeypatch.setenv("SCOUT_MAX_CONCURRENT_RUNS", "zero")
     assert main(["serve"]) == 2
     assert "SCOUT_MAX_CONCURRENT_RUNS" in capsys.readouterr().err
+
+
+def test_readme_documents_every_variable() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [o.env[0] for o in OPTIONS if f"`{o.env[0]}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
