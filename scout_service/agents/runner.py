@@ -555,17 +555,23 @@ class ResearchRunner:
             await self._fail(lr, f"the final report was not written: {final.error or 'unknown'}")
 
     async def _saved_agents(self, lr: _LocalRun) -> set[ReportKind]:
-        """Agents already done for this run: SUCCEEDED and their report saved for it."""
+        """Agents already done for this run: their report is saved for it.
+
+        A report in the store is complete (blobs become visible only when
+        whole), so an agent whose replica died between saving and recording
+        SUCCEEDED is done too: it is recorded as SUCCEEDED here, not re-run.
+        """
         kept: set[ReportKind] = set()
         for status in lr.run.agents:
-            if status.state is not AgentState.SUCCEEDED:
-                continue
             try:
                 report = await self._store.get_report(lr.run.session_id, status.kind)
             except NotFound:
                 continue
-            if report.run_id == lr.key:
-                kept.add(status.kind)
+            if report.run_id != lr.key:
+                continue
+            kept.add(status.kind)
+            if status.state is not AgentState.SUCCEEDED:
+                await self._set_agent(lr, status.kind, _succeeded_at(report.updated_at))
         return kept
 
     async def _run_agents(self, lr: _LocalRun, documents: str, kept: set[ReportKind]) -> None:
@@ -902,3 +908,10 @@ class ResearchRunner:
                                                  "previous_owner": run.lease_owner})
             self._launch(_LocalRun(stored, ticket, resumed=True))
 
+
+def _succeeded_at(finished_at: float) -> Callable[[AgentStatus], AgentStatus]:
+    """A change marking an agent SUCCEEDED at ``finished_at``."""
+    def change(a: AgentStatus) -> AgentStatus:
+        return replace(a, state=AgentState.SUCCEEDED, error=None, finished_at=finished_at)
+
+    return change

@@ -82,14 +82,16 @@ async def follow(
     hole_since: float | None = None
     next_check = loop.time() + settings.check_interval
     failing = False
+    next_poll = loop.time() + settings.poll_interval
     while channel.subscribers and not channel.terminal_seen:
         if not is_local():
             channel.poke.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.poll_interval):
+                async with asyncio.timeout_at(next_poll):
                     await channel.poke.wait()
             if not channel.subscribers or channel.terminal_seen:
                 return
+        started = loop.time()
         # Set once the run executes here: this read is the last one (a drain).
         handed_over = is_local()
         if cursor is None:
@@ -120,6 +122,9 @@ async def follow(
                             extra=channel.log_fields)
         if handed_over and is_local():
             return
+        # Polls start every interval whatever the read and fan-out took, but
+        # a slow store still gets a breather between two reads.
+        next_poll = max(started + settings.poll_interval, loop.time() + settings.poll_interval / 4)
 
 
 def gap_free_prefix(
