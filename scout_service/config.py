@@ -211,6 +211,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_OFFLINE_DELAY_MS",), "offline_delay_ms", "0", _int(0, 60_000),
            "Delay per streamed chunk of the offline model, to watch progress and cancel.",
            "research"),
+    Option(("SCOUT_OFFLINE_FAIL_AGENTS",), "offline_fail_agents", "", _names,
+           "Failure drill: offline agents (market, competition, price, legal, final) that "
+           "fail on purpose, to see partial results.", "research"),
     Option(("SCOUT_AGENT_TIMEOUT_S",), "agent_timeout_s", "600", _float(1, 86_400),
            "Time one agent may take before it is marked failed.", "research"),
     Option(("SCOUT_RUN_TIMEOUT_S",), "run_timeout_s", "1800", _float(1, 86_400),
@@ -277,6 +280,7 @@ class Settings:
     ollama_model_id: str = "llama3.1"
     model_max_tokens: int = 8000
     offline_delay_ms: int = 0
+    offline_fail_agents: frozenset[str] = frozenset()
     agent_timeout_s: float = 600
     run_timeout_s: float = 1800
     lease_seconds: float = 30
@@ -374,6 +378,10 @@ def _check(s: Settings) -> None:
             "SCOUT_AUTH_DISABLED: authentication may only be switched off with the embedded "
             "DynamoDB; configure SCOUT_AUTH_TOKENS or SCOUT_AUTH_TOKENS_FILE instead"
         )
+    unknown = s.offline_fail_agents - {"market", "competition", "price", "legal", "final"}
+    if unknown:
+        raise ConfigError(f"SCOUT_OFFLINE_FAIL_AGENTS: unknown agents {sorted(unknown)}; use "
+                          "market, competition, price, legal, final")
     if bool(s.tls_cert_file) != bool(s.tls_key_file):
         raise ConfigError("SCOUT_TLS_CERT_FILE and SCOUT_TLS_KEY_FILE must be set together")
     if s.tls_client_ca_file and not s.tls_cert_file:

@@ -35,6 +35,7 @@ def provider_settings(s: Settings) -> ProviderSettings:
         ollama_host=s.ollama_host,
         ollama_model_id=s.ollama_model_id,
         offline_delay_ms=s.offline_delay_ms,
+        offline_fail_agents=s.offline_fail_agents,
         max_tokens=s.model_max_tokens,
     )
 
@@ -44,6 +45,7 @@ def runner_settings(s: Settings) -> RunnerSettings:
     return RunnerSettings(
         max_concurrent_runs=s.max_concurrent_runs,
         max_queued_runs=s.max_queued_runs,
+        max_runs_per_principal=s.max_runs_per_principal,
         agent_timeout_s=s.agent_timeout_s,
         run_timeout_s=s.run_timeout_s,
         lease_seconds=s.lease_seconds,

@@ -46,6 +46,9 @@ class ProviderSettings:
     ollama_model_id: str = "llama3.1"
     # Pause per streamed chunk of the offline model (SCOUT_OFFLINE_DELAY_MS).
     offline_delay_ms: int = 0
+    # Agents whose offline model fails on purpose (SCOUT_OFFLINE_FAIL_AGENTS):
+    # a failure drill for demos and end-to-end tests of partial results.
+    offline_fail_agents: frozenset[str] = frozenset()
     # Most tokens one model response may write.
     max_tokens: int = 8000
 
@@ -117,7 +120,14 @@ def make_model_factory(settings: ProviderSettings) -> ModelFactory:
     provider = settings.provider
     if provider == "offline":
         delay = settings.offline_delay_ms
-        return lambda kind: OfflineModel(kind, delay_ms=delay)
+        failing = settings.offline_fail_agents
+
+        def offline(kind: ReportKind) -> Any:
+            if kind.value.removesuffix("_report") in failing:
+                return FailingOfflineModel(kind, delay_ms=delay)
+            return OfflineModel(kind, delay_ms=delay)
+
+        return offline
     if provider == "bedrock":
         from strands.models.bedrock import BedrockModel
 
@@ -152,3 +162,14 @@ def make_model_factory(settings: ProviderSettings) -> ModelFactory:
         model_id=settings.ollama_model_id,
         max_tokens=settings.max_tokens,
     )
+
+
+class FailingOfflineModel(OfflineModel):
+    """An offline model that fails as soon as it is asked: a failure drill."""
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """Raise instead of streaming."""
+        raise RuntimeError(
+            "offline failure drill: SCOUT_OFFLINE_FAIL_AGENTS names this agent"
+        )
+        yield  # pragma: no cover - makes this an async generator like the real one
