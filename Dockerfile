@@ -35,6 +35,6 @@ ENV SCOUT_LISTEN_ADDRESS=0.0.0.0:50051 \
     PYTHONUNBUFFERED=1
 EXPOSE 50051 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import sys, grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; ch = grpc.insecure_channel('127.0.0.1:50051'); r = g.HealthStub(ch).Check(h.HealthCheckRequest(), timeout=3); sys.exit(0 if r.status == h.HealthCheckResponse.SERVING else 1)"]
+  CMD ["python", "-m", "scout_service.healthcheck"]
 ENTRYPOINT ["scout-service"]
 CMD ["serve"]

@@ -50,7 +50,11 @@ async def _serve(settings: Settings) -> int:
     if app.metrics_port is not None:
         print(f"metrics on http://{(settings.metrics_address or '').rpartition(':')[0]}:"
               f"{app.metrics_port}/metrics", flush=True)
-    print(f"try: grpcurl -plaintext {host}:{port} list", flush=True)
+    if settings.tls_cert_file:
+        client = " -cert CLIENT.pem -key CLIENT.key" if settings.tls_client_ca_file else ""
+        print(f"try: grpcurl -cacert CA.pem{client} {host}:{port} list", flush=True)
+    else:
+        print(f"try: grpcurl -plaintext {host}:{port} list", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

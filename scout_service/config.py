@@ -301,7 +301,8 @@ class Settings:
     def auth_enabled(self) -> bool:
         """Authentication is on unless switched off (only allowed when embedded)."""
         if self.auth_disabled is None:
-            return not self.embedded
+            # Client certificates are a way to authenticate: asking for them turns auth on.
+            return not self.embedded or bool(self.tls_client_ca_file)
         return not self.auth_disabled
 
     @property

@@ -79,6 +79,9 @@ class RunnerSettings:
     max_concurrent_runs: int = 4
     # Runs waiting here before StartResearch answers RESOURCE_EXHAUSTED.
     max_queued_runs: int = 16
+    # Unfinished runs (executing or queued) one owner may have here
+    # (SCOUT_MAX_RUNS_PER_PRINCIPAL).
+    max_runs_per_principal: int = 4
     # Time one agent may take before it is marked FAILED.
     agent_timeout_s: float = 600
     # Time a run may take from its first agent's start before it is FAILED.
@@ -107,6 +110,8 @@ class RunnerSettings:
         """Refuse settings under which a live run could lose its lease."""
         if self.max_concurrent_runs < 1 or self.max_queued_runs < 0:
             raise ValueError("max_concurrent_runs must be >= 1 and max_queued_runs >= 0")
+        if self.max_runs_per_principal < 1:
+            raise ValueError("max_runs_per_principal must be >= 1")
         if not 0 < self.lease_renew_interval_s < self.lease_seconds:
             raise ValueError("lease_renew_interval_s must be positive and below lease_seconds")
         if min(self.agent_timeout_s, self.run_timeout_s, self.resume_scan_interval_s) <= 0:
@@ -241,6 +246,8 @@ class ResearchRunner:
         self._clock = clock
         self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
         self._local: dict[str, _LocalRun] = {}
+        # Runs being admitted (between the limit check and _launch), per owner.
+        self._admitting: collections.Counter[str] = collections.Counter()
         self._background: list[asyncio.Task[None]] = []
         self._closing = False
         self.invocation_counts: collections.Counter[tuple[str, ReportKind]] = (
@@ -257,11 +264,51 @@ class ResearchRunner:
         ``FailedPrecondition`` when there is no readable document (reason
         ``NO_DOCUMENTS``, ``FILE_NOT_FOUND`` or the document's own reason) or
         another run is in progress; ``ResourceExhausted`` for too many files
-        (``TOO_MANY_FILES``) or a full queue (``RUN_QUEUE_FULL``).
+        (``TOO_MANY_FILES``), too many unfinished runs of the session's owner
+        here (``TOO_MANY_RUNS``) or a full queue (``RUN_QUEUE_FULL``).
         """
         if self._closing:
             raise Unavailable("this replica is shutting down; retry on another",
                               reason="REPLICA_SHUTTING_DOWN")
+        sid = session.session_id
+        owner = session.owner
+        limit = self._settings.max_runs_per_principal
+        unfinished = self._unfinished_runs_of(owner)
+        if unfinished >= limit:
+            retried = next((lr.run for lr in self._local.values() if request_id is not None
+                            and lr.run.session_id == sid and lr.run.request_id == request_id),
+                           None)
+            if retried is not None:  # a retry of a run still here gets that run
+                return retried
+            raise ResourceExhausted(
+                f"{owner!r} has {unfinished} unfinished research runs on this replica and the "
+                f"limit (SCOUT_MAX_RUNS_PER_PRINCIPAL) is {limit}; wait for one to finish or "
+                "cancel one",
+                reason="TOO_MANY_RUNS",
+                metadata={"limit": "SCOUT_MAX_RUNS_PER_PRINCIPAL"},
+            )
+        # Counted from here until the run is launched (or refused), so that
+        # concurrent calls of one owner cannot all pass the check.
+        self._admitting[owner] += 1
+        try:
+            return await self._admit(session, request_id=request_id, file_names=file_names)
+        finally:
+            self._admitting[owner] -= 1
+            if self._admitting[owner] <= 0:
+                del self._admitting[owner]
+
+    def _unfinished_runs_of(self, owner: str) -> int:
+        """Runs of ``owner`` executing or queued here, plus those being admitted."""
+        local = sum(
+            1 for lr in self._local.values()
+            if lr.run.owner == owner and lr.stop != _LOST and not lr.done.is_set()
+            and not lr.run.state.is_terminal
+        )
+        return local + self._admitting[owner]
+
+    async def _admit(
+        self, session: Session, *, request_id: str | None, file_names: Sequence[str]
+    ) -> Run:
         sid = session.session_id
         names = await self._resolve_files(sid, file_names)
         documents = await self._read_documents(sid, names)

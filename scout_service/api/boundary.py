@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from scout_service.api.auth import Authenticator, Principal, RateLimiter
 from scout_service.api.status import status_code_of, to_rpc_status
-from scout_service.errors import ScoutError
+from scout_service.errors import InvalidArgument, ScoutError
 from scout_service.metrics import Metrics
 
 log = logging.getLogger("scout_service.rpc")
@@ -67,8 +68,15 @@ class Boundary:
         )
 
 
+def _undecodable(exc: DecodeError) -> InvalidArgument:
+    return InvalidArgument(f"a request message could not be decoded: {exc}",
+                           reason="MALFORMED_MESSAGE")
+
+
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException,
                  method: str) -> grpc.StatusCode:
+    if isinstance(exc, DecodeError):  # a streamed request message: the caller's bytes
+        exc = _undecodable(exc)
     if isinstance(exc, ScoutError):
         await context.abort_with_status(to_rpc_status(exc))
         return status_code_of(exc)  # not reached: abort raises
@@ -78,6 +86,8 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException
 
 
 def _code_of(exc: BaseException) -> grpc.StatusCode:
+    if isinstance(exc, DecodeError):
+        return grpc.StatusCode.INVALID_ARGUMENT
     if isinstance(exc, ScoutError):
         return status_code_of(exc)
     return grpc.StatusCode.INTERNAL
@@ -141,3 +151,106 @@ def server_stream(fn: StreamFn) -> Callable[..., AsyncIterator[Any]]:
                                  principal)
 
     return wrapper
+
+
+class RequestDecodeGuard(grpc.aio.ServerInterceptor):
+    """Answer INVALID_ARGUMENT for request bytes that are not a valid message.
+
+    ``grpc.aio`` decodes a request before any handler runs and answers
+    UNKNOWN ("Unexpected DecodeError") when that fails. This interceptor
+    takes the decoding over for every method (Scout's, health, reflection):
+    the handler gets raw bytes, which are parsed here and refused with
+    INVALID_ARGUMENT when they do not parse.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """The method's handler, decoding its requests itself."""
+        handler = await continuation(handler_call_details)
+        parse = getattr(handler, "request_deserializer", None)
+        if handler is None or parse is None:
+            return handler
+        if handler.unary_unary is not None:
+            return handler._replace(  # type: ignore[attr-defined, no-any-return]
+                request_deserializer=None, unary_unary=_unary_request(handler.unary_unary, parse))
+        if handler.unary_stream is not None:
+            return handler._replace(  # type: ignore[attr-defined, no-any-return]
+                request_deserializer=None,
+                unary_stream=_unary_request_stream(handler.unary_stream, parse))
+        if handler.stream_unary is not None:
+            return handler._replace(  # type: ignore[attr-defined, no-any-return]
+                request_deserializer=None,
+                stream_unary=_stream_request(handler.stream_unary, parse))
+        if handler.stream_stream is not None:
+            return handler._replace(  # type: ignore[attr-defined, no-any-return]
+                request_deserializer=None,
+                stream_stream=_stream_request_stream(handler.stream_stream, parse))
+        return handler
+
+
+async def _decode(parse: Callable[[bytes], Any], raw: bytes,
+                  context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    try:
+        return parse(raw)
+    except DecodeError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                            f"the request message could not be decoded: {exc}")
+
+
+def _unary_request(behavior: Callable[..., Any], parse: Callable[[bytes], Any]
+                   ) -> Callable[..., Awaitable[Any]]:
+    async def handle(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        return await behavior(await _decode(parse, raw, context), context)
+
+    return handle
+
+
+def _unary_request_stream(behavior: Callable[..., Any], parse: Callable[[bytes], Any]
+                          ) -> Callable[..., AsyncIterator[Any]]:
+    async def handle(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
+                     ) -> AsyncIterator[Any]:
+        result = behavior(await _decode(parse, raw, context), context)
+        if hasattr(result, "__aiter__"):
+            async for item in result:
+                yield item
+        else:  # a handler that writes with context.write() and returns nothing
+            await result
+
+    return handle
+
+
+def _decoded(parse: Callable[[bytes], Any], requests: AsyncIterator[bytes],
+             context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+    async def decoded() -> AsyncIterator[Any]:
+        async for raw in requests:
+            yield await _decode(parse, raw, context)
+
+    return decoded()
+
+
+def _stream_request(behavior: Callable[..., Any], parse: Callable[[bytes], Any]
+                    ) -> Callable[..., Awaitable[Any]]:
+    async def handle(requests: AsyncIterator[bytes],
+                     context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        return await behavior(_decoded(parse, requests, context), context)
+
+    return handle
+
+
+def _stream_request_stream(behavior: Callable[..., Any], parse: Callable[[bytes], Any]
+                           ) -> Callable[..., AsyncIterator[Any]]:
+    async def handle(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+                     ) -> AsyncIterator[Any]:
+        result = behavior(_decoded(parse, requests, context), context)
+        if hasattr(result, "__aiter__"):
+            async for item in result:
+                yield item
+        else:  # a handler that writes with context.write() and returns nothing
+            await result
+
+    return handle

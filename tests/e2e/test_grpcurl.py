@@ -132,3 +132,17 @@ def test_full_flow_from_json(shared_server: ServerProcess) -> None:
     content = final["report"]["content"]
     assert final["report"]["name"] == "final_report"
     assert "offline" in content.lower() and len(content) > 200
+
+
+def test_container_health_probe(shared_server: ServerProcess) -> None:
+    """The Dockerfile's HEALTHCHECK command answers 0 for a SERVING replica."""
+    env = {k: v for k, v in shared_server.env.items() if k != "SCOUT_LISTEN_ADDRESS"}
+    env["SCOUT_LISTEN_ADDRESS"] = f"0.0.0.0:{shared_server.port}"
+    done = subprocess.run([sys.executable, "-m", "scout_service.healthcheck"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "SERVING"
+    env["SCOUT_LISTEN_ADDRESS"] = "127.0.0.1:1"  # nothing listens there
+    done = subprocess.run([sys.executable, "-m", "scout_service.healthcheck"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "UNAVAILABLE" in done.stderr
