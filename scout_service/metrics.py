@@ -37,7 +37,13 @@ class Metrics:
             registry=self.registry,
         )
         self.store_event_reads = Gauge(
-            "scout_progress_store_reads", "Store reads made to follow runs of other replicas.",
+            "scout_progress_store_reads",
+            "Store reads made by shared followers of runs executing on other replicas.",
+            registry=self.registry,
+        )
+        self.replay_reads = Gauge(
+            "scout_progress_replay_reads",
+            "Store reads made by streams themselves (replay, catch-up after falling behind).",
             registry=self.registry,
         )
 
@@ -51,6 +57,7 @@ class Metrics:
         """Read stream counts off the broker at scrape time."""
         self.streams.set_function(lambda: broker.active_streams)
         self.store_event_reads.set_function(lambda: broker.store_reads)
+        self.replay_reads.set_function(lambda: broker.replay_reads)
 
 
 class _BrokerStats(Protocol):
@@ -58,6 +65,7 @@ class _BrokerStats(Protocol):
     def active_streams(self) -> int: ...
 
     store_reads: int
+    replay_reads: int
 
 
 class _Sink(Protocol):

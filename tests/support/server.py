@@ -27,6 +27,14 @@ def token_env(tokens: Mapping[str, str] = TOKENS) -> str:
     return ",".join(f"{n}:{hashlib.sha256(t.encode()).hexdigest()}" for n, t in tokens.items())
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so no replica outlives it."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class ServerProcess:
     """One server replica in a subprocess; ``stop()`` sends SIGTERM."""
 
@@ -69,6 +77,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scout_service", "serve"], cwd=ROOT, env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=_die_with_parent,
         )
         ready = threading.Event()
         threading.Thread(target=self._pump, args=(ready,), daemon=True).start()
