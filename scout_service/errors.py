@@ -93,3 +93,12 @@ class DeadlineExceeded(ScoutError):
     """A time budget ran out (DEADLINE_EXCEEDED)."""
 
     default_reason = "DEADLINE_EXCEEDED"
+
+
+def session_not_found(session_id: str) -> NotFound:
+    """The one answer for a missing, expired or someone else's session.
+
+    Every layer uses this, so the message cannot tell a foreign session from
+    a missing one.
+    """
+    return NotFound(f"session {session_id} not found or expired", reason="SESSION_NOT_FOUND")

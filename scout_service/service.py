@@ -32,6 +32,7 @@ from scout_service.errors import (
     FailedPrecondition,
     NotFound,
     ResourceExhausted,
+    session_not_found,
 )
 from scout_service.store.base import Store
 
@@ -100,7 +101,7 @@ class ScoutService:
         session = await self.store.get_session(session_id)
         self._remember(session)
         if not self._may_access(p, session.owner):
-            raise _session_not_found(session_id)
+            raise session_not_found(session_id)
         return session
 
     async def _check_access(self, p: Principal, session_id: str) -> None:
@@ -109,7 +110,7 @@ class ScoutService:
         now = time.time()
         if cached and cached[2] > now - _OWNER_CACHE_SECONDS and cached[1] > now:
             if not self._may_access(p, cached[0]):
-                raise _session_not_found(session_id)
+                raise session_not_found(session_id)
             return
         await self.session_for(p, session_id)
 
@@ -171,7 +172,7 @@ class ScoutService:
         chunks: AsyncIterable[bytes],
     ) -> FileInfo:
         """Store a file after checking the session's file-count and byte limits."""
-        await self.session_for(p, session_id)
+        await self._check_access(p, session_id)  # put_file itself checks the session is live
         existing = await self._all_files(session_id)
         replacing = next((f for f in existing if f.name == name), None)
         if replacing is None and len(existing) >= self.limits.max_files_per_session:
@@ -335,23 +336,19 @@ class ScoutService:
         self, p: Principal, session_id: str, run_id: str | None, after_sequence: int
     ) -> AsyncIterator[ProgressEvent]:
         """Subscribe to a run's events (default: the session's latest run)."""
-        session = await self.session_for(p, session_id)
-        if run_id is None:
+        if run_id is not None:
+            await self._check_access(p, session_id)  # the broker reads the run itself
+        else:
+            session = await self.session_for(p, session_id)
             if not session.latest_run_id:
                 raise NotFound(
                     f"session {session_id} has no research run yet: call StartResearch first",
                     reason="NO_RUN",
                 )
             run_id = session.latest_run_id
-        await self.store.get_run(session_id, run_id)  # NotFound before the stream opens
         return self.broker.subscribe(
             session_id, run_id, after_sequence=after_sequence, principal=p.name
         )
-
-
-def _session_not_found(session_id: str) -> NotFound:
-    return NotFound(f"session {session_id} not found (it may have expired)",
-                    reason="SESSION_NOT_FOUND")
 
 
 def _session_bytes_exceeded(limit: int) -> ResourceExhausted:

@@ -45,7 +45,7 @@ class Authenticator:
         self._table = [(bytes.fromhex(d), name) for d, name in token_hashes.items()]
         self.enabled = enabled
         self._admins = admins
-        self._mtls = mtls
+        self.mtls = mtls
         self._local = Principal(LOCAL_PRINCIPAL, is_admin=True)
 
     def authenticate(
@@ -66,7 +66,7 @@ class Authenticator:
             if name is None:
                 raise Unauthenticated("the bearer token is not valid", reason="INVALID_TOKEN")
             return Principal(name, is_admin=name in self._admins)
-        if self._mtls and peer_identity:
+        if self.mtls and peer_identity:
             return Principal(peer_identity, is_admin=peer_identity in self._admins)
         raise Unauthenticated(
             "missing credentials: send 'authorization: Bearer <token>' metadata",

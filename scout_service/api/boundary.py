@@ -43,14 +43,18 @@ class Boundary:
         self.auth = auth
         self.limiter = limiter
         self.metrics = metrics
+        # Metric children by label, looked up once: labels() is not free per call.
+        self._counts: dict[tuple[str, str], Any] = {}
+        self._seconds: dict[str, Any] = {}
 
     def principal(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
         """Authenticate and rate-limit the caller of ``context``."""
         peer = None
-        auth_ctx = context.auth_context()
-        cn = auth_ctx.get("x509_common_name") if auth_ctx else None
-        if cn:
-            peer = next(iter(cn)).decode("utf-8", "replace")
+        if self.auth.mtls:  # the TLS peer only matters when certificates identify callers
+            auth_ctx = context.auth_context()
+            cn = auth_ctx.get("x509_common_name") if auth_ctx else None
+            if cn:
+                peer = next(iter(cn)).decode("utf-8", "replace")
         principal = self.auth.authenticate(tuple(context.invocation_metadata() or ()), peer)
         self.limiter.check(principal.name)
         return principal
@@ -59,8 +63,15 @@ class Boundary:
                principal: Principal | None) -> None:
         """Count and log one finished call."""
         elapsed = time.perf_counter() - started
-        self.metrics.rpcs.labels(method, code.name).inc()
-        self.metrics.rpc_seconds.labels(method).observe(elapsed)
+        key = (method, code.name)
+        count = self._counts.get(key)
+        if count is None:
+            count = self._counts[key] = self.metrics.rpcs.labels(method, code.name)
+        seconds = self._seconds.get(method)
+        if seconds is None:
+            seconds = self._seconds[method] = self.metrics.rpc_seconds.labels(method)
+        count.inc()
+        seconds.observe(elapsed)
         log.info(
             "rpc %s code=%s duration_ms=%.1f session_id=%s principal=%s",
             method, code.name, elapsed * 1000, session_id or "-",

@@ -22,7 +22,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-from scout_service.errors import Conflict, NotFound, ScoutError, Unavailable
+from scout_service.errors import Conflict, ScoutError, Unavailable, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
 
@@ -432,8 +432,3 @@ def with_live_filter(query: dict[str, Any], now: float) -> dict[str, Any]:
 async def backoff(attempt: int) -> None:
     """Exponential backoff with full jitter, capped at ~2 s."""
     await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-
-
-def session_not_found(session_id: str) -> NotFound:
-    """The error for a missing or expired session."""
-    return NotFound(f"session {session_id} not found or expired", reason="SESSION_NOT_FOUND")

@@ -170,18 +170,21 @@ def format_mb(size: int) -> str:
 def file_too_large(name: str, limit: int) -> ResourceExhausted:
     """The error for a file over ``StoreLimits.max_file_bytes``."""
     return ResourceExhausted(
-        f"file {name!r} is larger than the {format_mb(limit)} limit ({limit} bytes)",
+        f"file {name!r} is larger than the {format_mb(limit)} limit ({limit} bytes, "
+        "SCOUT_MAX_FILE_MB)",
         reason="FILE_TOO_LARGE",
-        metadata={"limit_bytes": str(limit)},
+        metadata={"limit_bytes": str(limit), "limit": "SCOUT_MAX_FILE_MB"},
     )
 
 
 def report_too_large(kind: str, size: int, limit: int) -> ResourceExhausted:
     """The error for a report over ``StoreLimits.max_report_bytes``."""
     return ResourceExhausted(
-        f"report {kind} is {size} bytes, larger than the {format_mb(limit)} limit",
+        f"report {kind} is {size} bytes, larger than the {format_mb(limit)} limit "
+        "(SCOUT_MAX_REPORT_MB)",
         reason="REPORT_TOO_LARGE",
-        metadata={"limit_bytes": str(limit), "size_bytes": str(size)},
+        metadata={"limit_bytes": str(limit), "size_bytes": str(size),
+                  "limit": "SCOUT_MAX_REPORT_MB"},
     )
 
 

@@ -42,6 +42,7 @@ from scout_service.errors import (
     InvalidArgument,
     NotFound,
     ScoutError,
+    session_not_found,
 )
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
@@ -54,7 +55,6 @@ from scout_service.store._access import (
     logger,
     make_client,
     prefix_query,
-    session_not_found,
 )
 from scout_service.store.base import Store, StoreLimits
 from scout_service.store.table import DEFAULT_TABLE_NAME, GSI_NAME, check_table, create_table

@@ -36,6 +36,7 @@ from scout_service.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    session_not_found,
 )
 from scout_service.store import _keys as keys
 from scout_service.store.base import Store, StoreLimits
@@ -55,10 +56,6 @@ class _SessionData:
     events: dict[str, dict[int, ProgressEvent]] = field(default_factory=dict)
     # "StartResearch#<request_id>" -> run id; "PutReport#<request_id>" -> Report.
     idem: dict[str, str | Report] = field(default_factory=dict)
-
-
-def _session_not_found(session_id: str) -> NotFound:
-    return NotFound(f"session {session_id} not found or expired", reason="SESSION_NOT_FOUND")
 
 
 class MemoryStore(Store):
@@ -89,7 +86,7 @@ class MemoryStore(Store):
     def _require(self, session_id: str) -> _SessionData:
         data = self._live(session_id)
         if data is None:
-            raise _session_not_found(session_id)
+            raise session_not_found(session_id)
         return data
 
     # -- sessions -----------------------------------------------------------------
