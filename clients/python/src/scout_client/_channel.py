@@ -118,6 +118,25 @@ def channel_credentials(
     )
 
 
+def open_channel(
+    grpc_module: Any,
+    target: str,
+    *,
+    tls: bool,
+    root_certificates: bytes | None,
+    client_certificate: tuple[bytes, bytes] | None,
+    options: Sequence[ChannelOption],
+) -> Any:
+    """Open a channel with `grpc_module` (`grpc` or `grpc.aio`), TLS or plaintext."""
+    credentials = channel_credentials(
+        tls=tls, root_certificates=root_certificates, client_certificate=client_certificate
+    )
+    channel_opts = channel_options(options)
+    if credentials is None:
+        return grpc_module.insecure_channel(target, options=channel_opts)
+    return grpc_module.secure_channel(target, credentials, options=channel_opts)
+
+
 Metadata: TypeAlias = tuple[tuple[str, str], ...]
 
 

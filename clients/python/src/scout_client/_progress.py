@@ -15,6 +15,7 @@ from typing import Final
 import grpc  # type: ignore[import-untyped, unused-ignore]
 
 from scout.v1 import research_pb2
+from scout_client.errors import UnavailableError, from_rpc_error
 
 #: Reconnects in a row without a new event before stream_progress gives up.
 DEFAULT_MAX_RECONNECTS: Final = 10
@@ -122,3 +123,72 @@ class Backoff:
         delay = self._next
         self._next = min(self._next * self.multiplier, self.maximum)
         return delay * random.uniform(0.5, 1.0)
+
+
+class ProgressFollower:
+    """The reconnect loop of stream_progress, minus the I/O both clients do.
+
+    Per connection a client sends `connect()`, passes each response to
+    `accept()` (delivering the event when it says so, stopping once `done`),
+    hands a grpc error to `failed()` (which raises what is not resumed), and
+    finally asks `reconnect_delay()`: None to end, else seconds to sleep.
+    """
+
+    def __init__(
+        self,
+        cursor: ProgressCursor,
+        *,
+        resume: bool,
+        max_reconnects: int | None,
+        initial_backoff: float,
+        max_backoff: float,
+    ) -> None:
+        self.cursor = cursor
+        self.resume = resume
+        self.max_reconnects = max_reconnects
+        self.backoff = Backoff(initial_backoff, max_backoff)
+        self._fruitless = 0
+        self._delivered_before = 0
+        self._last_error: grpc.RpcError | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the run's terminal event was delivered."""
+        return self.cursor.done
+
+    def connect(self) -> research_pb2.StreamProgressRequest:
+        """Start a connection; return its request."""
+        self._delivered_before = self.cursor.delivered
+        self._last_error = None
+        return self.cursor.request()
+
+    def accept(self, response: research_pb2.StreamProgressResponse) -> bool:
+        """Record a response; return whether to deliver its event."""
+        return self.cursor.accept(response.event)
+
+    def failed(self, error: grpc.RpcError) -> None:
+        """Record a broken connection; raise its ScoutError unless it is resumed."""
+        if not self.resume or not is_resumable(error):
+            raise from_rpc_error(error) from error
+        self._last_error = error
+
+    def reconnect_delay(self) -> float | None:
+        """After a connection ended: None to stop, else the backoff before the next.
+
+        Raises the last error (or UnavailableError) once `max_reconnects`
+        reconnects in a row brought no new event.
+        """
+        if not self.resume:
+            return None  # the server ended the stream; without resume that is the end
+        if self.cursor.delivered > self._delivered_before:
+            self._fruitless = 0
+            self.backoff.reset()
+        self._fruitless += 1
+        if self.max_reconnects is not None and self._fruitless > self.max_reconnects:
+            if self._last_error is not None:
+                raise from_rpc_error(self._last_error) from self._last_error
+            raise UnavailableError(
+                "the progress stream kept ending before the run's terminal event",
+                reason="STREAM_ENDED_EARLY",
+            )
+        return self.backoff.next_delay()

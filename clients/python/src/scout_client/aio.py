@@ -9,31 +9,17 @@ loop), preferably with `async with`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeAlias, TypeVar, overload
 
 import grpc  # type: ignore[import-untyped, unused-ignore]
 import grpc.aio  # type: ignore[import-untyped, unused-ignore]
 
-from scout.v1 import (
-    report_pb2,
-    report_pb2_grpc,
-    research_pb2,
-    research_pb2_grpc,
-    session_pb2,
-    session_pb2_grpc,
-    types_pb2,
-)
+from scout.v1 import report_pb2, research_pb2, session_pb2, types_pb2
+from scout_client import _requests as rpc
 from scout_client._channel import (
     DEFAULT,
     DEFAULT_TARGET,
@@ -43,32 +29,21 @@ from scout_client._channel import (
     Deadlines,
     Timeout,
     call_metadata,
-    channel_credentials,
-    channel_options,
-    new_request_id,
+    open_channel,
 )
 from scout_client._files import (
     DEFAULT_CHUNK_SIZE,
-    MAX_CHUNK_SIZE,
     Destination,
-    DownloadSink,
     ExportInfo,
     UploadInput,
     UploadSource,
-    guess_content_type,
 )
-from scout_client._progress import (
-    DEFAULT_MAX_RECONNECTS,
-    Backoff,
-    ProgressCursor,
-    is_resumable,
-)
+from scout_client._progress import DEFAULT_MAX_RECONNECTS, ProgressCursor, ProgressFollower
 from scout_client.errors import UnavailableError, from_rpc_error
-from scout_client.kinds import export_format, report_kind
 
 __all__ = ["AsyncScoutClient"]
 
-T = TypeVar("T")
+R = TypeVar("R")
 
 AsyncUploadInput: TypeAlias = UploadInput | AsyncIterable[bytes]
 
@@ -98,19 +73,17 @@ class AsyncScoutClient:
     ) -> None:
         """Open the channel on the running loop (lazily: nothing connects yet)."""
         self.target = target
-        credentials = channel_credentials(
-            tls=tls, root_certificates=root_certificates, client_certificate=client_certificate
+        self._channel = open_channel(
+            grpc.aio,
+            target,
+            tls=tls,
+            root_certificates=root_certificates,
+            client_certificate=client_certificate,
+            options=options,
         )
-        channel_opts = channel_options(options)
-        if credentials is None:
-            self._channel = grpc.aio.insecure_channel(target, options=channel_opts)
-        else:
-            self._channel = grpc.aio.secure_channel(target, credentials, options=channel_opts)
         self._metadata = call_metadata(token)
         self._deadlines = Deadlines(unary=timeout, transfer=transfer_timeout)
-        self._sessions = session_pb2_grpc.SessionServiceStub(self._channel)  # type: ignore[no-untyped-call]
-        self._reports = report_pb2_grpc.ReportServiceStub(self._channel)  # type: ignore[no-untyped-call]
-        self._research = research_pb2_grpc.ResearchServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._stubs = rpc.Stubs(self._channel)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -142,25 +115,19 @@ class AsyncScoutClient:
 
     # -- plumbing ----------------------------------------------------------
 
-    async def _unary(self, rpc: Callable[..., Any], request: Any, timeout: Timeout) -> Any:
+    async def _call(self, call: rpc.Unary[R], timeout: Timeout) -> R:
         try:
-            return await rpc(
-                request, timeout=self._deadlines.for_unary(timeout), metadata=self._metadata
+            response = await call.method(self._stubs)(
+                call.request, timeout=self._deadlines.for_unary(timeout), metadata=self._metadata
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
+        return call.result(response)
 
-    @staticmethod
-    async def _pages(
-        fetch: Callable[[str], Awaitable[tuple[Iterable[T], str]]],
-    ) -> AsyncIterator[T]:
-        token = ""
-        while True:
-            items, token = await fetch(token)
-            for item in items:
-                yield item
-            if not token:
-                return
+    def _stream(self, method: Callable[..., Any], request: Any, timeout: Timeout) -> Any:
+        return method(
+            request, timeout=self._deadlines.for_transfer(timeout), metadata=self._metadata
+        )
 
     # -- sessions ----------------------------------------------------------
 
@@ -173,65 +140,36 @@ class AsyncScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> types_pb2.Session:
         """Open a new session; safe to retry (a request_id is always sent)."""
-        request = session_pb2.CreateSessionRequest(
-            request_id=new_request_id(request_id), labels=dict(labels or {})
-        )
-        if ttl is not None:
-            request.ttl.FromTimedelta(ttl)
-        response: session_pb2.CreateSessionResponse = await self._unary(
-            self._sessions.CreateSession, request, timeout
-        )
-        return response.session
+        return await self._call(rpc.create_session(labels, ttl, request_id), timeout)
 
     async def get_session(
         self, session_id: str, *, timeout: Timeout = DEFAULT
     ) -> types_pb2.Session:
         """Return one of the caller's sessions; NotFoundError when gone or expired."""
-        response: session_pb2.GetSessionResponse = await self._unary(
-            self._sessions.GetSession, session_pb2.GetSessionRequest(session_id=session_id), timeout
-        )
-        return response.session
+        return await self._call(rpc.get_session(session_id), timeout)
 
     async def list_sessions(
         self, page_size: int = 0, page_token: str = "", *, timeout: Timeout = DEFAULT
     ) -> session_pb2.ListSessionsResponse:
         """Return one page of the caller's live sessions, newest first."""
-        request = session_pb2.ListSessionsRequest(page_size=page_size, page_token=page_token)
-        response: session_pb2.ListSessionsResponse = await self._unary(
-            self._sessions.ListSessions, request, timeout
-        )
-        return response
+        return await self._call(rpc.list_sessions(page_size, page_token), timeout)
 
     def iter_sessions(
         self, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> AsyncIterator[types_pb2.Session]:
         """Yield all of the caller's sessions, fetching page after page."""
-
-        async def fetch(token: str) -> tuple[Iterable[types_pb2.Session], str]:
-            page = await self.list_sessions(page_size, token, timeout=timeout)
-            return page.sessions, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_sessions, page_size, timeout=timeout)
+        return rpc.walk_pages_async(fetch, lambda page: page.sessions)
 
     async def extend_session(
         self, session_id: str, ttl: timedelta | None = None, *, timeout: Timeout = DEFAULT
     ) -> types_pb2.Session:
         """Push the session's expiry out to now + ttl (server default if None)."""
-        request = session_pb2.ExtendSessionRequest(session_id=session_id)
-        if ttl is not None:
-            request.ttl.FromTimedelta(ttl)
-        response: session_pb2.ExtendSessionResponse = await self._unary(
-            self._sessions.ExtendSession, request, timeout
-        )
-        return response.session
+        return await self._call(rpc.extend_session(session_id, ttl), timeout)
 
     async def delete_session(self, session_id: str, *, timeout: Timeout = DEFAULT) -> None:
         """Delete the session and everything in it (not retried automatically)."""
-        await self._unary(
-            self._sessions.DeleteSession,
-            session_pb2.DeleteSessionRequest(session_id=session_id),
-            timeout,
-        )
+        await self._call(rpc.delete_session(session_id), timeout)
 
     # -- files -------------------------------------------------------------
 
@@ -255,15 +193,7 @@ class AsyncScoutClient:
         requests: AsyncIterator[session_pb2.UploadFileRequest]
         upload: UploadSource | None = None
         if isinstance(source, AsyncIterable):
-            if not file_name:
-                raise ValueError("file_name is required when uploading an async iterable")
-            if not 0 < chunk_size <= MAX_CHUNK_SIZE:
-                raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK_SIZE} bytes")
-            header = session_pb2.UploadFileRequest(
-                session_id=session_id,
-                file_name=file_name,
-                content_type=content_type or guess_content_type(file_name),
-            )
+            header = rpc.upload_stream_header(session_id, file_name, content_type, chunk_size)
             requests = _stream_requests(header, source, chunk_size, read_failures)
         else:
             upload = UploadSource(
@@ -271,15 +201,11 @@ class AsyncScoutClient:
             )
             requests = _source_requests(upload, session_id, read_failures)
         try:
-            response: session_pb2.UploadFileResponse = await self._sessions.UploadFile(
-                requests,
-                timeout=self._deadlines.for_transfer(timeout),
-                metadata=self._metadata,
+            response: session_pb2.UploadFileResponse = await self._stream(
+                self._stubs.sessions.UploadFile, requests, timeout
             )
         except grpc.RpcError as error:
-            if read_failures:
-                raise read_failures[0] from error
-            raise from_rpc_error(error) from error
+            raise rpc.upload_failure(error, read_failures) from error
         except asyncio.CancelledError:
             # grpc.aio cancels the call when the request iterator raises.
             if read_failures:
@@ -299,24 +225,14 @@ class AsyncScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> session_pb2.ListFilesResponse:
         """Return one page of the session's files, by name."""
-        request = session_pb2.ListFilesRequest(
-            session_id=session_id, page_size=page_size, page_token=page_token
-        )
-        response: session_pb2.ListFilesResponse = await self._unary(
-            self._sessions.ListFiles, request, timeout
-        )
-        return response
+        return await self._call(rpc.list_files(session_id, page_size, page_token), timeout)
 
     def iter_files(
         self, session_id: str, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> AsyncIterator[types_pb2.FileInfo]:
         """Yield all files of the session, fetching page after page."""
-
-        async def fetch(token: str) -> tuple[Iterable[types_pb2.FileInfo], str]:
-            page = await self.list_files(session_id, page_size, token, timeout=timeout)
-            return page.files, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_files, session_id, page_size, timeout=timeout)
+        return rpc.walk_pages_async(fetch, lambda page: page.files)
 
     @overload
     async def download_file(
@@ -341,30 +257,13 @@ class AsyncScoutClient:
         Size and SHA-256 are checked against the server's FileInfo; a
         mismatch raises DataLossError.
         """
-        sink = DownloadSink(dest)
-        info: types_pb2.FileInfo | None = None
-        request = session_pb2.DownloadFileRequest(session_id=session_id, file_name=file_name)
-        try:
-            call = self._sessions.DownloadFile(
-                request, timeout=self._deadlines.for_transfer(timeout), metadata=self._metadata
-            )
+        request = rpc.download_file(session_id, file_name)
+        receiver = rpc.FileReceiver(dest, file_name)
+        with receiver:
+            call = self._stream(self._stubs.sessions.DownloadFile, request, timeout)
             async for response in call:
-                message: session_pb2.DownloadFileResponse = response
-                if info is None and message.HasField("file"):
-                    info = message.file
-                sink.write(message.chunk)
-            sink.verify_file(info, f"download of {file_name!r}")
-        except grpc.RpcError as error:
-            sink.abort()
-            raise from_rpc_error(error) from error
-        except BaseException:
-            sink.abort()
-            raise
-        sink.commit()
-        if dest is None:
-            return sink.content()
-        assert info is not None
-        return info
+                receiver.receive(response)
+        return receiver.result()
 
     # -- reports -----------------------------------------------------------
 
@@ -372,11 +271,7 @@ class AsyncScoutClient:
         self, session_id: str, kind: int | str, *, timeout: Timeout = DEFAULT
     ) -> types_pb2.Report:
         """Return one report with its Markdown content; `kind` as in `report_kind`."""
-        request = report_pb2.GetReportRequest(session_id=session_id, kind=report_kind(kind))
-        response: report_pb2.GetReportResponse = await self._unary(
-            self._reports.GetReport, request, timeout
-        )
-        return response.report
+        return await self._call(rpc.get_report(session_id, kind), timeout)
 
     async def list_reports(
         self,
@@ -387,24 +282,14 @@ class AsyncScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> report_pb2.ListReportsResponse:
         """Return one page of the session's reports, without their content."""
-        request = report_pb2.ListReportsRequest(
-            session_id=session_id, page_size=page_size, page_token=page_token
-        )
-        response: report_pb2.ListReportsResponse = await self._unary(
-            self._reports.ListReports, request, timeout
-        )
-        return response
+        return await self._call(rpc.list_reports(session_id, page_size, page_token), timeout)
 
     def iter_reports(
         self, session_id: str, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> AsyncIterator[types_pb2.Report]:
         """Yield all reports of the session (without content)."""
-
-        async def fetch(token: str) -> tuple[Iterable[types_pb2.Report], str]:
-            page = await self.list_reports(session_id, page_size, token, timeout=timeout)
-            return page.reports, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_reports, session_id, page_size, timeout=timeout)
+        return rpc.walk_pages_async(fetch, lambda page: page.reports)
 
     async def put_report(
         self,
@@ -416,16 +301,8 @@ class AsyncScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> types_pb2.Report:
         """Store or replace a report; safe to retry (a request_id is always sent)."""
-        request = report_pb2.PutReportRequest(
-            session_id=session_id,
-            kind=report_kind(kind),
-            content=content,
-            request_id=new_request_id(request_id),
-        )
-        response: report_pb2.PutReportResponse = await self._unary(
-            self._reports.PutReport, request, timeout
-        )
-        return response.report
+        call = rpc.put_report(session_id, kind, content, request_id)
+        return await self._call(call, timeout)
 
     @overload
     async def export_reports(
@@ -456,33 +333,13 @@ class AsyncScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> bytes | ExportInfo:
         """Export the session's reports as one document: its bytes, or where it went."""
-        sink = DownloadSink(dest)
-        request = report_pb2.ExportReportsRequest(
-            session_id=session_id, format=export_format(format)
-        )
-        header: report_pb2.ExportReportsResponse | None = None
-        try:
-            call = self._reports.ExportReports(
-                request, timeout=self._deadlines.for_transfer(timeout), metadata=self._metadata
-            )
+        request = rpc.export_reports(session_id, format)
+        receiver = rpc.ExportReceiver(dest)
+        with receiver:
+            call = self._stream(self._stubs.reports.ExportReports, request, timeout)
             async for response in call:
-                message: report_pb2.ExportReportsResponse = response
-                if header is None:
-                    header = message
-                sink.write(message.chunk)
-            if header is None:
-                raise UnavailableError("the export stream ended before its first message")
-            sink.verify(size=header.size_bytes or None, sha256=None, what="export")
-        except grpc.RpcError as error:
-            sink.abort()
-            raise from_rpc_error(error) from error
-        except BaseException:
-            sink.abort()
-            raise
-        sink.commit()
-        if dest is None:
-            return sink.content()
-        return ExportInfo(header.file_name, header.content_type, sink.size)
+                receiver.receive(response)
+        return receiver.result()
 
     # -- research ----------------------------------------------------------
 
@@ -495,25 +352,14 @@ class AsyncScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> research_pb2.Run:
         """Start a research run; returns it at once. Safe to retry (request_id)."""
-        request = research_pb2.StartResearchRequest(
-            session_id=session_id,
-            request_id=new_request_id(request_id),
-            file_names=list(file_names),
-        )
-        response: research_pb2.StartResearchResponse = await self._unary(
-            self._research.StartResearch, request, timeout
-        )
-        return response.run
+        call = rpc.start_research(session_id, request_id, file_names)
+        return await self._call(call, timeout)
 
     async def get_run(
         self, session_id: str, run_id: str, *, timeout: Timeout = DEFAULT
     ) -> research_pb2.Run:
         """Return a run with its per-agent state and token usage."""
-        request = research_pb2.GetRunRequest(session_id=session_id, run_id=run_id)
-        response: research_pb2.GetRunResponse = await self._unary(
-            self._research.GetRun, request, timeout
-        )
-        return response.run
+        return await self._call(rpc.get_run(session_id, run_id), timeout)
 
     async def list_runs(
         self,
@@ -524,34 +370,20 @@ class AsyncScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> research_pb2.ListRunsResponse:
         """Return one page of the session's runs, newest first."""
-        request = research_pb2.ListRunsRequest(
-            session_id=session_id, page_size=page_size, page_token=page_token
-        )
-        response: research_pb2.ListRunsResponse = await self._unary(
-            self._research.ListRuns, request, timeout
-        )
-        return response
+        return await self._call(rpc.list_runs(session_id, page_size, page_token), timeout)
 
     def iter_runs(
         self, session_id: str, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> AsyncIterator[research_pb2.Run]:
         """Yield all runs of the session, newest first."""
-
-        async def fetch(token: str) -> tuple[Iterable[research_pb2.Run], str]:
-            page = await self.list_runs(session_id, page_size, token, timeout=timeout)
-            return page.runs, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_runs, session_id, page_size, timeout=timeout)
+        return rpc.walk_pages_async(fetch, lambda page: page.runs)
 
     async def cancel_run(
         self, session_id: str, run_id: str, *, timeout: Timeout = DEFAULT
     ) -> research_pb2.Run:
         """Cancel a run; reports already saved stay."""
-        request = research_pb2.CancelRunRequest(session_id=session_id, run_id=run_id)
-        response: research_pb2.CancelRunResponse = await self._unary(
-            self._research.CancelRun, request, timeout
-        )
-        return response.run
+        return await self._call(rpc.cancel_run(session_id, run_id), timeout)
 
     async def stream_progress(
         self,
@@ -570,42 +402,31 @@ class AsyncScoutClient:
 
         Resumes broken streams exactly like `ScoutClient.stream_progress`.
         """
-        cursor = ProgressCursor(session_id, run_id, after_sequence, heartbeats)
-        backoff = Backoff(initial_backoff, max_backoff)
-        fruitless = 0
+        follower = ProgressFollower(
+            ProgressCursor(session_id, run_id, after_sequence, heartbeats),
+            resume=resume,
+            max_reconnects=max_reconnects,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+        )
         while True:
-            delivered_before = cursor.delivered
-            last_error: grpc.RpcError | None = None
-            call = self._research.StreamProgress(
-                cursor.request(), timeout=timeout, metadata=self._metadata
+            call = self._stubs.research.StreamProgress(
+                follower.connect(), timeout=timeout, metadata=self._metadata
             )
             try:
                 async for response in call:
-                    message: research_pb2.StreamProgressResponse = response
-                    if cursor.accept(message.event):
-                        yield message.event
-                    if cursor.done:
+                    if follower.accept(response):
+                        yield response.event
+                    if follower.done:
                         return
             except grpc.RpcError as error:
-                if not resume or not is_resumable(error):
-                    raise from_rpc_error(error) from error
-                last_error = error
+                follower.failed(error)
             finally:
                 call.cancel()
-            if not resume:
+            delay = follower.reconnect_delay()
+            if delay is None:
                 return
-            if cursor.delivered > delivered_before:
-                fruitless = 0
-                backoff.reset()
-            fruitless += 1
-            if max_reconnects is not None and fruitless > max_reconnects:
-                if last_error is not None:
-                    raise from_rpc_error(last_error) from last_error
-                raise UnavailableError(
-                    "the progress stream kept ending before the run's terminal event",
-                    reason="STREAM_ENDED_EARLY",
-                )
-            await asyncio.sleep(backoff.next_delay())
+            await asyncio.sleep(delay)
 
 
 async def _source_requests(

@@ -9,22 +9,16 @@ subclass. Idempotent RPCs are retried by grpc on UNAVAILABLE (see
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 import grpc  # type: ignore[import-untyped, unused-ignore]
 
-from scout.v1 import (
-    report_pb2,
-    report_pb2_grpc,
-    research_pb2,
-    research_pb2_grpc,
-    session_pb2,
-    session_pb2_grpc,
-    types_pb2,
-)
+from scout.v1 import report_pb2, research_pb2, session_pb2, types_pb2
+from scout_client import _requests as rpc
 from scout_client._channel import (
     DEFAULT,
     DEFAULT_TARGET,
@@ -34,30 +28,21 @@ from scout_client._channel import (
     Deadlines,
     Timeout,
     call_metadata,
-    channel_credentials,
-    channel_options,
-    new_request_id,
+    open_channel,
 )
 from scout_client._files import (
     DEFAULT_CHUNK_SIZE,
     Destination,
-    DownloadSink,
     ExportInfo,
     UploadInput,
     UploadSource,
 )
-from scout_client._progress import (
-    DEFAULT_MAX_RECONNECTS,
-    Backoff,
-    ProgressCursor,
-    is_resumable,
-)
+from scout_client._progress import DEFAULT_MAX_RECONNECTS, ProgressCursor, ProgressFollower
 from scout_client.errors import UnavailableError, from_rpc_error
-from scout_client.kinds import export_format, report_kind
 
 __all__ = ["ScoutClient"]
 
-T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ScoutClient:
@@ -96,21 +81,17 @@ class ScoutClient:
     ) -> None:
         """Open the channel (lazily: nothing connects before the first call)."""
         self.target = target
-        credentials = channel_credentials(
-            tls=tls, root_certificates=root_certificates, client_certificate=client_certificate
+        self._channel = open_channel(
+            grpc,
+            target,
+            tls=tls,
+            root_certificates=root_certificates,
+            client_certificate=client_certificate,
+            options=options,
         )
-        channel_opts = channel_options(options)
-        if credentials is None:
-            self._channel = grpc.insecure_channel(target, options=channel_opts)
-        else:
-            self._channel = grpc.secure_channel(target, credentials, options=channel_opts)
         self._metadata = call_metadata(token)
         self._deadlines = Deadlines(unary=timeout, transfer=transfer_timeout)
-        # The generated stubs carry no annotations; the methods below type
-        # every response where they receive it.
-        self._sessions = session_pb2_grpc.SessionServiceStub(self._channel)  # type: ignore[no-untyped-call]
-        self._reports = report_pb2_grpc.ReportServiceStub(self._channel)  # type: ignore[no-untyped-call]
-        self._research = research_pb2_grpc.ResearchServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._stubs = rpc.Stubs(self._channel)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -142,20 +123,19 @@ class ScoutClient:
 
     # -- plumbing ----------------------------------------------------------
 
-    def _unary(self, rpc: Callable[..., Any], request: Any, timeout: Timeout) -> Any:
+    def _call(self, call: rpc.Unary[R], timeout: Timeout) -> R:
         try:
-            return rpc(request, timeout=self._deadlines.for_unary(timeout), metadata=self._metadata)
+            response = call.method(self._stubs)(
+                call.request, timeout=self._deadlines.for_unary(timeout), metadata=self._metadata
+            )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
+        return call.result(response)
 
-    @staticmethod
-    def _pages(fetch: Callable[[str], tuple[Iterable[T], str]]) -> Iterator[T]:
-        token = ""
-        while True:
-            items, token = fetch(token)
-            yield from items
-            if not token:
-                return
+    def _stream(self, method: Callable[..., Any], request: Any, timeout: Timeout) -> Any:
+        return method(
+            request, timeout=self._deadlines.for_transfer(timeout), metadata=self._metadata
+        )
 
     # -- sessions ----------------------------------------------------------
 
@@ -173,63 +153,34 @@ class ScoutClient:
         so grpc's retry on UNAVAILABLE returns the session the first attempt
         created. Pass your own `request_id` to make your own retries safe.
         """
-        request = session_pb2.CreateSessionRequest(
-            request_id=new_request_id(request_id), labels=dict(labels or {})
-        )
-        if ttl is not None:
-            request.ttl.FromTimedelta(ttl)
-        response: session_pb2.CreateSessionResponse = self._unary(
-            self._sessions.CreateSession, request, timeout
-        )
-        return response.session
+        return self._call(rpc.create_session(labels, ttl, request_id), timeout)
 
     def get_session(self, session_id: str, *, timeout: Timeout = DEFAULT) -> types_pb2.Session:
         """Return one of the caller's sessions; NotFoundError when gone or expired."""
-        response: session_pb2.GetSessionResponse = self._unary(
-            self._sessions.GetSession, session_pb2.GetSessionRequest(session_id=session_id), timeout
-        )
-        return response.session
+        return self._call(rpc.get_session(session_id), timeout)
 
     def list_sessions(
         self, page_size: int = 0, page_token: str = "", *, timeout: Timeout = DEFAULT
     ) -> session_pb2.ListSessionsResponse:
         """Return one page of the caller's live sessions, newest first."""
-        request = session_pb2.ListSessionsRequest(page_size=page_size, page_token=page_token)
-        response: session_pb2.ListSessionsResponse = self._unary(
-            self._sessions.ListSessions, request, timeout
-        )
-        return response
+        return self._call(rpc.list_sessions(page_size, page_token), timeout)
 
     def iter_sessions(
         self, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> Iterator[types_pb2.Session]:
         """Yield all of the caller's sessions, fetching page after page."""
-
-        def fetch(token: str) -> tuple[Iterable[types_pb2.Session], str]:
-            page = self.list_sessions(page_size, token, timeout=timeout)
-            return page.sessions, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_sessions, page_size, timeout=timeout)
+        return rpc.walk_pages(fetch, lambda page: page.sessions)
 
     def extend_session(
         self, session_id: str, ttl: timedelta | None = None, *, timeout: Timeout = DEFAULT
     ) -> types_pb2.Session:
         """Push the session's expiry out to now + ttl (server default if None)."""
-        request = session_pb2.ExtendSessionRequest(session_id=session_id)
-        if ttl is not None:
-            request.ttl.FromTimedelta(ttl)
-        response: session_pb2.ExtendSessionResponse = self._unary(
-            self._sessions.ExtendSession, request, timeout
-        )
-        return response.session
+        return self._call(rpc.extend_session(session_id, ttl), timeout)
 
     def delete_session(self, session_id: str, *, timeout: Timeout = DEFAULT) -> None:
         """Delete the session and everything in it (not retried automatically)."""
-        self._unary(
-            self._sessions.DeleteSession,
-            session_pb2.DeleteSessionRequest(session_id=session_id),
-            timeout,
-        )
+        self._call(rpc.delete_session(session_id), timeout)
 
     # -- files -------------------------------------------------------------
 
@@ -269,15 +220,11 @@ class ScoutClient:
                 raise
 
         try:
-            response: session_pb2.UploadFileResponse = self._sessions.UploadFile(
-                requests(),
-                timeout=self._deadlines.for_transfer(timeout),
-                metadata=self._metadata,
+            response: session_pb2.UploadFileResponse = self._stream(
+                self._stubs.sessions.UploadFile, requests(), timeout
             )
         except grpc.RpcError as error:
-            if read_failures:
-                raise read_failures[0] from error
-            raise from_rpc_error(error) from error
+            raise rpc.upload_failure(error, read_failures) from error
         finally:
             upload.close()
         return response.file
@@ -291,24 +238,14 @@ class ScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> session_pb2.ListFilesResponse:
         """Return one page of the session's files, by name."""
-        request = session_pb2.ListFilesRequest(
-            session_id=session_id, page_size=page_size, page_token=page_token
-        )
-        response: session_pb2.ListFilesResponse = self._unary(
-            self._sessions.ListFiles, request, timeout
-        )
-        return response
+        return self._call(rpc.list_files(session_id, page_size, page_token), timeout)
 
     def iter_files(
         self, session_id: str, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> Iterator[types_pb2.FileInfo]:
         """Yield all files of the session, fetching page after page."""
-
-        def fetch(token: str) -> tuple[Iterable[types_pb2.FileInfo], str]:
-            page = self.list_files(session_id, page_size, token, timeout=timeout)
-            return page.files, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_files, session_id, page_size, timeout=timeout)
+        return rpc.walk_pages(fetch, lambda page: page.files)
 
     @overload
     def download_file(
@@ -334,30 +271,13 @@ class ScoutClient:
         a binary file object. The size and SHA-256 are checked against the
         server's FileInfo; a mismatch raises DataLossError.
         """
-        sink = DownloadSink(dest)
-        info: types_pb2.FileInfo | None = None
-        request = session_pb2.DownloadFileRequest(session_id=session_id, file_name=file_name)
-        try:
-            call = self._sessions.DownloadFile(
-                request, timeout=self._deadlines.for_transfer(timeout), metadata=self._metadata
-            )
+        request = rpc.download_file(session_id, file_name)
+        receiver = rpc.FileReceiver(dest, file_name)
+        with receiver:
+            call = self._stream(self._stubs.sessions.DownloadFile, request, timeout)
             for response in call:
-                message: session_pb2.DownloadFileResponse = response
-                if info is None and message.HasField("file"):
-                    info = message.file
-                sink.write(message.chunk)
-            sink.verify_file(info, f"download of {file_name!r}")
-        except grpc.RpcError as error:
-            sink.abort()
-            raise from_rpc_error(error) from error
-        except BaseException:
-            sink.abort()
-            raise
-        sink.commit()
-        if dest is None:
-            return sink.content()
-        assert info is not None
-        return info
+                receiver.receive(response)
+        return receiver.result()
 
     # -- reports -----------------------------------------------------------
 
@@ -369,11 +289,7 @@ class ScoutClient:
         `kind` is a ReportKind value or a name: "market", "market_report",
         "REPORT_KIND_MARKET" ... (see `scout_client.report_kind`).
         """
-        request = report_pb2.GetReportRequest(session_id=session_id, kind=report_kind(kind))
-        response: report_pb2.GetReportResponse = self._unary(
-            self._reports.GetReport, request, timeout
-        )
-        return response.report
+        return self._call(rpc.get_report(session_id, kind), timeout)
 
     def list_reports(
         self,
@@ -384,24 +300,14 @@ class ScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> report_pb2.ListReportsResponse:
         """Return one page of the session's reports, without their content."""
-        request = report_pb2.ListReportsRequest(
-            session_id=session_id, page_size=page_size, page_token=page_token
-        )
-        response: report_pb2.ListReportsResponse = self._unary(
-            self._reports.ListReports, request, timeout
-        )
-        return response
+        return self._call(rpc.list_reports(session_id, page_size, page_token), timeout)
 
     def iter_reports(
         self, session_id: str, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> Iterator[types_pb2.Report]:
         """Yield all reports of the session (without content)."""
-
-        def fetch(token: str) -> tuple[Iterable[types_pb2.Report], str]:
-            page = self.list_reports(session_id, page_size, token, timeout=timeout)
-            return page.reports, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_reports, session_id, page_size, timeout=timeout)
+        return rpc.walk_pages(fetch, lambda page: page.reports)
 
     def put_report(
         self,
@@ -416,16 +322,8 @@ class ScoutClient:
 
         Safe to retry, like create_session: a request_id is always sent.
         """
-        request = report_pb2.PutReportRequest(
-            session_id=session_id,
-            kind=report_kind(kind),
-            content=content,
-            request_id=new_request_id(request_id),
-        )
-        response: report_pb2.PutReportResponse = self._unary(
-            self._reports.PutReport, request, timeout
-        )
-        return response.report
+        call = rpc.put_report(session_id, kind, content, request_id)
+        return self._call(call, timeout)
 
     @overload
     def export_reports(
@@ -461,33 +359,13 @@ class ScoutClient:
         `dest` (a path or binary file object) the document is streamed there
         and the server's suggested file name, content type and size return.
         """
-        sink = DownloadSink(dest)
-        request = report_pb2.ExportReportsRequest(
-            session_id=session_id, format=export_format(format)
-        )
-        header: report_pb2.ExportReportsResponse | None = None
-        try:
-            call = self._reports.ExportReports(
-                request, timeout=self._deadlines.for_transfer(timeout), metadata=self._metadata
-            )
+        request = rpc.export_reports(session_id, format)
+        receiver = rpc.ExportReceiver(dest)
+        with receiver:
+            call = self._stream(self._stubs.reports.ExportReports, request, timeout)
             for response in call:
-                message: report_pb2.ExportReportsResponse = response
-                if header is None:
-                    header = message
-                sink.write(message.chunk)
-            if header is None:
-                raise UnavailableError("the export stream ended before its first message")
-            sink.verify(size=header.size_bytes or None, sha256=None, what="export")
-        except grpc.RpcError as error:
-            sink.abort()
-            raise from_rpc_error(error) from error
-        except BaseException:
-            sink.abort()
-            raise
-        sink.commit()
-        if dest is None:
-            return sink.content()
-        return ExportInfo(header.file_name, header.content_type, sink.size)
+                receiver.receive(response)
+        return receiver.result()
 
     # -- research ----------------------------------------------------------
 
@@ -505,23 +383,14 @@ class ScoutClient:
         started (one is generated when not given). FailedPreconditionError
         while another run of the session is in progress.
         """
-        request = research_pb2.StartResearchRequest(
-            session_id=session_id,
-            request_id=new_request_id(request_id),
-            file_names=list(file_names),
-        )
-        response: research_pb2.StartResearchResponse = self._unary(
-            self._research.StartResearch, request, timeout
-        )
-        return response.run
+        call = rpc.start_research(session_id, request_id, file_names)
+        return self._call(call, timeout)
 
     def get_run(
         self, session_id: str, run_id: str, *, timeout: Timeout = DEFAULT
     ) -> research_pb2.Run:
         """Return a run with its per-agent state and token usage."""
-        request = research_pb2.GetRunRequest(session_id=session_id, run_id=run_id)
-        response: research_pb2.GetRunResponse = self._unary(self._research.GetRun, request, timeout)
-        return response.run
+        return self._call(rpc.get_run(session_id, run_id), timeout)
 
     def list_runs(
         self,
@@ -532,34 +401,20 @@ class ScoutClient:
         timeout: Timeout = DEFAULT,
     ) -> research_pb2.ListRunsResponse:
         """Return one page of the session's runs, newest first."""
-        request = research_pb2.ListRunsRequest(
-            session_id=session_id, page_size=page_size, page_token=page_token
-        )
-        response: research_pb2.ListRunsResponse = self._unary(
-            self._research.ListRuns, request, timeout
-        )
-        return response
+        return self._call(rpc.list_runs(session_id, page_size, page_token), timeout)
 
     def iter_runs(
         self, session_id: str, page_size: int = 0, *, timeout: Timeout = DEFAULT
     ) -> Iterator[research_pb2.Run]:
         """Yield all runs of the session, newest first."""
-
-        def fetch(token: str) -> tuple[Iterable[research_pb2.Run], str]:
-            page = self.list_runs(session_id, page_size, token, timeout=timeout)
-            return page.runs, page.next_page_token
-
-        return self._pages(fetch)
+        fetch = partial(self.list_runs, session_id, page_size, timeout=timeout)
+        return rpc.walk_pages(fetch, lambda page: page.runs)
 
     def cancel_run(
         self, session_id: str, run_id: str, *, timeout: Timeout = DEFAULT
     ) -> research_pb2.Run:
         """Cancel a run; reports already saved stay."""
-        request = research_pb2.CancelRunRequest(session_id=session_id, run_id=run_id)
-        response: research_pb2.CancelRunResponse = self._unary(
-            self._research.CancelRun, request, timeout
-        )
-        return response.run
+        return self._call(rpc.cancel_run(session_id, run_id), timeout)
 
     def stream_progress(
         self,
@@ -592,39 +447,28 @@ class ScoutClient:
         the resume point. `timeout` is a deadline per connection, not for
         the whole run. Closing the iterator early cancels the stream.
         """
-        cursor = ProgressCursor(session_id, run_id, after_sequence, heartbeats)
-        backoff = Backoff(initial_backoff, max_backoff)
-        fruitless = 0
+        follower = ProgressFollower(
+            ProgressCursor(session_id, run_id, after_sequence, heartbeats),
+            resume=resume,
+            max_reconnects=max_reconnects,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+        )
         while True:
-            delivered_before = cursor.delivered
-            last_error: grpc.RpcError | None = None
-            call = self._research.StreamProgress(
-                cursor.request(), timeout=timeout, metadata=self._metadata
+            call = self._stubs.research.StreamProgress(
+                follower.connect(), timeout=timeout, metadata=self._metadata
             )
             try:
                 for response in call:
-                    message: research_pb2.StreamProgressResponse = response
-                    if cursor.accept(message.event):
-                        yield message.event
-                    if cursor.done:
+                    if follower.accept(response):
+                        yield response.event
+                    if follower.done:
                         return
             except grpc.RpcError as error:
-                if not resume or not is_resumable(error):
-                    raise from_rpc_error(error) from error
-                last_error = error
+                follower.failed(error)
             finally:
                 call.cancel()
-            if not resume:
-                return  # the server ended the stream; without resume that is the end
-            if cursor.delivered > delivered_before:
-                fruitless = 0
-                backoff.reset()
-            fruitless += 1
-            if max_reconnects is not None and fruitless > max_reconnects:
-                if last_error is not None:
-                    raise from_rpc_error(last_error) from last_error
-                raise UnavailableError(
-                    "the progress stream kept ending before the run's terminal event",
-                    reason="STREAM_ENDED_EARLY",
-                )
-            time.sleep(backoff.next_delay())
+            delay = follower.reconnect_delay()
+            if delay is None:
+                return
+            time.sleep(delay)
