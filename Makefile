@@ -63,7 +63,7 @@ system-deps:
 	@scripts/system-deps.sh test
 
 test: system-deps $(VENV)/.installed $(BUF) check-protos buf-lint buf-breaking lint
-	$(PY) -m pytest
+	GRPC_ENABLE_FORK_SUPPORT=0 $(PY) -m pytest
 
 demo: $(VENV)/.installed
 	@scripts/system-deps.sh demo

@@ -31,7 +31,7 @@ from scout.v1 import (
 )
 from scout_service.api import reflection
 from scout_service.api.auth import Authenticator, RateLimiter
-from scout_service.api.boundary import Boundary
+from scout_service.api.boundary import Boundary, RequestDecodeGuard
 from scout_service.api.servicers import ReportServicer, ResearchServicer, SessionServicer
 from scout_service.config import Settings
 from scout_service.errors import ScoutError
@@ -111,7 +111,9 @@ def create_server(
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Build and bind the gRPC server; returns it, the bound port and its health servicer."""
     server = grpc.aio.server(
-        options=SERVER_OPTIONS, maximum_concurrent_rpcs=settings.max_concurrent_rpcs
+        interceptors=[RequestDecodeGuard()],
+        options=SERVER_OPTIONS,
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     auth = Authenticator(
         settings.token_hashes() if settings.auth_enabled else {},

@@ -96,23 +96,25 @@ class ScoutService:
 
     # -- ownership ------------------------------------------------------------
 
-    async def session_for(self, p: Principal, session_id: str) -> Session:
-        """The session if it is live and ``p`` may see it; else NotFound."""
+    async def session_for(self, p: Principal, session_id: str, *, write: bool = False
+                          ) -> Session:
+        """The session if it is live and ``p`` may see (or, with ``write``, change) it."""
         session = await self.store.get_session(session_id)
         self._remember(session)
-        if not self._may_access(p, session.owner):
+        if not self._may_access(p, session.owner, write=write):
             raise session_not_found(session_id)
         return session
 
-    async def _check_access(self, p: Principal, session_id: str) -> None:
-        """Ownership check for read paths, served from a short-lived cache."""
+    async def _check_access(self, p: Principal, session_id: str, *, write: bool = False
+                            ) -> None:
+        """Ownership check served from a short-lived cache (owners never change)."""
         cached = self._owners.get(session_id)
         now = time.time()
         if cached and cached[2] > now - _OWNER_CACHE_SECONDS and cached[1] > now:
-            if not self._may_access(p, cached[0]):
+            if not self._may_access(p, cached[0], write=write):
                 raise session_not_found(session_id)
             return
-        await self.session_for(p, session_id)
+        await self.session_for(p, session_id, write=write)
 
     def _remember(self, session: Session) -> None:
         self._owners[session.session_id] = (session.owner, session.expires_at, time.time())
@@ -121,8 +123,9 @@ class ScoutService:
             self._owners.popitem(last=False)
 
     @staticmethod
-    def _may_access(p: Principal, owner: str) -> bool:
-        return p.is_admin or owner == p.name
+    def _may_access(p: Principal, owner: str, *, write: bool) -> bool:
+        # Admins may read every session (SCOUT_ADMIN_PRINCIPALS); only owners change one.
+        return owner == p.name or (p.is_admin and not write)
 
     # -- sessions ---------------------------------------------------------------
 
@@ -149,14 +152,14 @@ class ScoutService:
 
     async def extend_session(self, p: Principal, session_id: str, ttl_seconds: int) -> Session:
         """Move the session's expiry to now + ttl."""
-        await self.session_for(p, session_id)
+        await self.session_for(p, session_id, write=True)
         session = await self.store.extend_session(session_id, ttl_seconds)
         self._remember(session)
         return session
 
     async def delete_session(self, p: Principal, session_id: str) -> None:
         """Delete the session and everything in it."""
-        await self.session_for(p, session_id)
+        await self.session_for(p, session_id, write=True)
         self._owners.pop(session_id, None)
         await self.store.delete_session(session_id)
 
@@ -172,7 +175,8 @@ class ScoutService:
         chunks: AsyncIterable[bytes],
     ) -> FileInfo:
         """Store a file after checking the session's file-count and byte limits."""
-        await self._check_access(p, session_id)  # put_file itself checks the session is live
+        # put_file itself checks that the session is live.
+        await self._check_access(p, session_id, write=True)
         existing = await self._all_files(session_id)
         replacing = next((f for f in existing if f.name == name), None)
         if replacing is None and len(existing) >= self.limits.max_files_per_session:
@@ -244,7 +248,7 @@ class ScoutService:
         request_id: str | None,
     ) -> Report:
         """Store a caller's version of a report."""
-        await self.session_for(p, session_id)
+        await self.session_for(p, session_id, write=True)
         return await self.store.put_report(
             session_id, kind, content, source=ReportSource.CALLER, author=p.name,
             request_id=request_id,
@@ -295,7 +299,7 @@ class ScoutService:
         self, p: Principal, session_id: str, request_id: str | None, file_names: Sequence[str]
     ) -> Run:
         """Start a run unless the session started too many in the last hour."""
-        session = await self.session_for(p, session_id)
+        session = await self.session_for(p, session_id, write=True)
         recent = await self.store.list_runs(session_id, page_size=1000, page_token=None)
         retried = next((r for r in recent.items if request_id and r.request_id == request_id),
                        None)
@@ -329,7 +333,7 @@ class ScoutService:
 
     async def cancel_run(self, p: Principal, session_id: str, run_id: str) -> Run:
         """Cancel a run of the caller's session."""
-        await self.session_for(p, session_id)
+        await self.session_for(p, session_id, write=True)
         return await self.runner.cancel(session_id, run_id)
 
     async def stream_progress(

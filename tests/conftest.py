@@ -13,8 +13,15 @@
 
 from __future__ import annotations
 
-import functools
-import time
+import os
+
+# gRPC's fork handlers can deadlock a test process that forks server children
+# (grpc/grpc#37259); the tests never need gRPC in a forked child. Set before
+# grpc is first imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
+import functools  # noqa: E402
+import time  # noqa: E402
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any

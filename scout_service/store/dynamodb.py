@@ -22,8 +22,11 @@ import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from scout_service.domain import (
     FileInfo,
@@ -42,6 +45,7 @@ from scout_service.errors import (
     InvalidArgument,
     NotFound,
     ScoutError,
+    Unavailable,
     session_not_found,
 )
 from scout_service.store import _codec as codec
@@ -66,6 +70,8 @@ __all__ = ["DynamoStore", "make_client"]
 
 # How often a write re-reads and retries after losing a race it can resolve.
 WRITE_ATTEMPTS = 5
+# Read timeout of a health probe (one attempt, no retries).
+PROBE_TIMEOUT_S = 2.0
 
 
 class DynamoStore(TableAccess, Store):
@@ -90,6 +96,11 @@ class DynamoStore(TableAccess, Store):
         )
         self.limits = limits or StoreLimits()
         self._inline_max = min(keys.INLINE_MAX_BYTES, self.limits.chunk_bytes)
+        # Health probes get a client and a thread of their own, with one short
+        # attempt: a hung store must turn health NOT_SERVING within seconds,
+        # and hung probes must not take threads from real calls.
+        self._probe_client = client
+        self._probe_executor = ThreadPoolExecutor(1, thread_name_prefix="scout-store-probe")
 
     @classmethod
     def from_config(
@@ -118,7 +129,7 @@ class DynamoStore(TableAccess, Store):
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
         )
-        return cls(
+        store = cls(
             client,
             table_name=table_name,
             limits=limits,
@@ -126,6 +137,17 @@ class DynamoStore(TableAccess, Store):
             clock=clock,
             owns_client=True,
         )
+        store._probe_client = make_client(
+            region=region,
+            endpoint_url=endpoint_url,
+            max_pool_connections=1,
+            connect_timeout=1.0,
+            read_timeout=PROBE_TIMEOUT_S,
+            max_attempts=1,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+        )
+        return store
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -473,6 +495,44 @@ class DynamoStore(TableAccess, Store):
                     raise
         raise Conflict(f"{sk} keeps changing concurrently; retry")
 
+    async def _discard_unless_committed(
+        self,
+        session_id: str,
+        sk: str,
+        blob_id: str,
+        written: list[Item],
+        commit: asyncio.Future[tuple[Item | None, int]] | None,
+        what: str,
+    ) -> None:
+        """After a failed or cancelled blob write: delete its chunks only if surely unused.
+
+        A commit whose outcome is unknown (the caller gave up, or the reply was
+        lost and the retries failed) may have landed: deleting its chunks then
+        would leave a listed file that can never be read. So wait for an
+        in-flight commit, then ask the metadata item which blob it points at;
+        when that cannot be known, keep the chunks (they expire with the
+        session) rather than risk the data.
+        """
+        if not written:
+            return
+        if commit is not None:
+            try:
+                old, _ = await commit
+            except BaseException:  # noqa: BLE001 - its outcome is checked below
+                pass
+            else:  # it landed after all: the new version is live, drop the one it replaced
+                await self._drop_old_version(session_id, old, what)
+                return
+            try:
+                meta = await self._get_raw(session_id, sk, codec.BLOB_REF)
+            except ScoutError:
+                logger.warning("keeping chunks of %s: cannot tell whether its commit landed",
+                               what, extra={"session_id": session_id})
+                return
+            if meta is not None and meta.get("blob_id", {}).get("S") == blob_id:
+                return
+        await self._delete_quietly(written, f"chunks of {what}", session_id=session_id)
+
     async def _drop_old_version(self, session_id: str, old: Item | None, what: str) -> None:
         """After a replace: delete the superseded version's chunks (best effort)."""
         if old is None or "blob_id" not in old:
@@ -517,6 +577,7 @@ class DynamoStore(TableAccess, Store):
         old = found.get((session_id, sk))
 
         blob_id = uuid.uuid4().hex
+        commit: asyncio.Future[tuple[Item | None, int]] | None = None
         digest = hashlib.sha256()
         buffer = bytearray()
         size = 0
@@ -562,12 +623,13 @@ class DynamoStore(TableAccess, Store):
                     ),
                 }
 
-            old, _ = await self._commit_blob(session_id, sk, build, old, ttl, chunks=written)
-        except BaseException:
-            # Nothing of this version is visible; remove what was written.
-            await asyncio.shield(
-                self._delete_quietly(written, "chunks of a failed upload", session_id=session_id)
+            commit = asyncio.ensure_future(
+                self._commit_blob(session_id, sk, build, old, ttl, chunks=written)
             )
+            old, _ = await asyncio.shield(commit)
+        except BaseException:
+            await asyncio.shield(self._discard_unless_committed(
+                session_id, sk, blob_id, written, commit, f"file {name!r}"))
             raise
         await self._drop_old_version(session_id, old, f"file {name!r}")
         return info
@@ -688,6 +750,7 @@ class DynamoStore(TableAccess, Store):
                 }
             ]
 
+        commit: asyncio.Future[tuple[Item | None, int]] | None = None
         try:
             if not inline:
                 step = self.limits.chunk_bytes
@@ -695,10 +758,11 @@ class DynamoStore(TableAccess, Store):
                     await self._add_chunk(
                         session_id, blob_id, written, raw[start : start + step], ttl
                     )
-            old, _ = await self._commit_blob(
+            commit = asyncio.ensure_future(self._commit_blob(
                 session_id, sk, build, old, ttl, chunks=written, extra=record_put
-            )
-        except TransactionCancelled as cancelled:
+            ))
+            old, _ = await asyncio.shield(commit)
+        except TransactionCancelled as cancelled:  # definitive: the commit did not happen
             await self._delete_quietly(written, "chunks of a report", session_id=session_id)
             if idem is not None and cancelled.failed(2):
                 # A concurrent retry with the same request id won: its result.
@@ -707,9 +771,8 @@ class DynamoStore(TableAccess, Store):
                     return codec.report_from(session_id, kind, record, None)
             raise
         except BaseException:
-            await asyncio.shield(
-                self._delete_quietly(written, "chunks of a report", session_id=session_id)
-            )
+            await asyncio.shield(self._discard_unless_committed(
+                session_id, sk, blob_id, written, commit, kind.value))
             raise
         await self._drop_old_version(session_id, old, kind.value)
         return report
@@ -1024,13 +1087,35 @@ class DynamoStore(TableAccess, Store):
     # -- life -------------------------------------------------------------------------
 
     async def ping(self) -> None:
-        """One cheap data-plane read (a GetItem of a key that never exists)."""
-        await self._run(
-            self._client.get_item,
+        """One cheap data-plane read (a GetItem of a key that never exists), bounded in time."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(
+            self._probe_client.get_item,
             TableName=self.table_name,
             Key=self._key("PING", "PING"),
             ProjectionExpression="sk",
         )
+        try:
+            await asyncio.wait_for(
+                loop.run_in_executor(self._probe_executor, call), PROBE_TIMEOUT_S + 1
+            )
+        except TimeoutError:
+            raise Unavailable(
+                f"the store did not answer a probe within {PROBE_TIMEOUT_S + 1:g} s",
+                reason="STORE_UNAVAILABLE",
+            ) from None
+        except ClientError as error:
+            raise self._translate(error) from None
+        except BotoCoreError as error:
+            raise Unavailable(f"DynamoDB at {self._endpoint} cannot be reached: {error}",
+                              reason="STORE_UNAVAILABLE") from None
+
+    async def close(self) -> None:
+        """Stop the pools and close the clients this store built."""
+        self._probe_executor.shutdown(wait=False, cancel_futures=True)
+        if self._probe_client is not self._client:
+            self._probe_client.close()
+        await super().close()
 
     async def create_table(self) -> bool:
         """``create_table`` on the pool (idempotent); True when it was created."""

@@ -14,10 +14,12 @@ faults (which request gets which one still depends on thread timing):
 - ``throttle`` / ``provisioned``: answer HTTP 400 ``ThrottlingException`` /
   ``ProvisionedThroughputExceededException`` without forwarding.
 
-Now and then an ``outage`` starts: the next few requests all fail, which is
-what exhausts the client's retries and makes failures visible to callers.
+Now and then an ``outage`` starts: for a second or few every request fails,
+which outlasts the client's retries and makes failures visible to callers.
 The number of faults is bounded (``max_faults``), and ``stats`` counts
-requests and faults by kind.
+requests and faults by kind. A test that needs one exact fault at one exact
+request (say, the reply of the commit of a chunked file) sets a ``rule``:
+it sees each request first and may decide its fault itself.
 
 DynamoDB makes ``TransactWriteItems`` idempotent on its ``ClientRequestToken``
 (botocore sends the same token on every retry of a call); moto does not. So
@@ -35,7 +37,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,6 +63,9 @@ _ERRORS = {
                   "The level of configured provisioned throughput for the table was exceeded "
                   "(injected by FaultyProxy)"),
 }
+# rule(operation, body) -> None (use the schedule) or (fault or None, delay seconds).
+Rule = Callable[[str, bytes], "tuple[str | None, float] | None"]
+
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length",
                          "proxy-connection", "te", "trailer", "upgrade"})
 
@@ -69,8 +74,8 @@ class FaultyProxy:
     """A threaded HTTP/1.1 proxy on 127.0.0.1 that injects DynamoDB faults.
 
     ``fault_rate``: chance that a request (outside an outage) gets a fault.
-    ``outage_rate`` / ``outage_length``: chance that a request starts an
-    outage, and how many requests (inclusive range) it fails in a row.
+    ``outage_rate`` / ``outage_s``: chance that a request starts an outage,
+    and how long (range, seconds) every request then fails.
     ``max_faults``: no more faults after this many. ``delay_s``: range of
     the ``delay`` fault. Nothing is injected until ``arm()``.
     """
@@ -83,7 +88,7 @@ class FaultyProxy:
         fault_rate: float = 0.1,
         weights: Mapping[str, float] = DEFAULT_WEIGHTS,
         outage_rate: float = 0.004,
-        outage_length: tuple[int, int] = (6, 14),
+        outage_s: tuple[float, float] = (1.0, 3.0),
         max_faults: int = 1000,
         delay_s: tuple[float, float] = (0.05, 0.8),
     ) -> None:
@@ -93,7 +98,7 @@ class FaultyProxy:
         self.fault_rate = fault_rate
         self.weights = {k: w for k, w in weights.items() if w > 0}
         self.outage_rate = outage_rate
-        self.outage_length = outage_length
+        self.outage_s = outage_s
         self.max_faults = max_faults
         self.delay_s = delay_s
         self.stats: Counter[str] = Counter()
@@ -101,8 +106,9 @@ class FaultyProxy:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._armed = False
-        self._outage_left = 0
+        self._outage_until = 0.0
         self._tokens: dict[str, tuple[int, list[tuple[str, str]], bytes]] = {}
+        self.rule: Rule | None = None
         handler = type("_BoundHandler", (_Handler,), {"proxy": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -126,7 +132,7 @@ class FaultyProxy:
         """Stop injecting faults (requests in flight keep theirs)."""
         with self._lock:
             self._armed = False
-            self._outage_left = 0
+            self._outage_until = 0.0
 
     @property
     def faults(self) -> int:
@@ -151,23 +157,29 @@ class FaultyProxy:
 
     # -- the schedule -------------------------------------------------------------
 
-    def _decide(self, operation: str) -> tuple[str | None, float]:
+    def _decide(self, operation: str, body: bytes) -> tuple[str | None, float]:
         """The fault (or None) for the next request, and a delay for ``delay``."""
         with self._lock:
             self.stats["requests"] += 1
             # Draw the same numbers whether armed or not, so the schedule of
             # the armed part does not depend on how many requests came before.
             roll, outage_roll, length_roll, pick, delay = (self._rng.random() for _ in range(5))
+            ruled = self.rule(operation, body) if self.rule is not None else None
+            if ruled is not None:
+                if ruled[0] is not None:
+                    self.stats[ruled[0]] += 1
+                    self.faults_by_operation[f"{operation}:{ruled[0]}"] += 1
+                return ruled
             if not self._armed or self.faults >= self.max_faults:
                 return None, 0.0
             kinds = list(self.weights)
             weights = [self.weights[k] for k in kinds]
-            if self._outage_left == 0 and outage_roll < self.outage_rate:
-                lo, hi = self.outage_length
-                self._outage_left = lo + int(length_roll * (hi - lo + 1))
+            now = time.monotonic()
+            if now >= self._outage_until and outage_roll < self.outage_rate:
+                lo, hi = self.outage_s
+                self._outage_until = now + lo + length_roll * (hi - lo)
                 self.stats["outages"] += 1
-            if self._outage_left > 0:
-                self._outage_left -= 1
+            if now < self._outage_until:
                 # Outages fail for real (no mere delays).
                 kinds = [k for k in kinds if k != DELAY] or kinds
                 weights = [self.weights[k] for k in kinds]
@@ -186,7 +198,7 @@ class FaultyProxy:
         body = req.rfile.read(length) if length else b""
         target = req.headers.get("X-Amz-Target", "")
         operation = target.rpartition(".")[2] or req.command
-        fault, delay = self._decide(operation)
+        fault, delay = self._decide(operation, body)
         if fault == DROP:
             req.close_connection = True
             _shut(req.connection)
