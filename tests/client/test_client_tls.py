@@ -2,71 +2,26 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 
 from scout_client import ScoutClient, UnavailableError, cli
+from tests.support.certs import issue, pem
 
 from .fake_server import FakeServer
-
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def _issue(
-    name: str, issuer: tuple[Any, Any] | None, *, ca: bool = False, server: bool = False
-) -> tuple[Any, Any]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    signer_cert, signer_key = issuer if issuer else (None, key)
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(signer_cert.subject if signer_cert else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-    return builder.sign(signer_key, hashes.SHA256()), key
-
-
-def _pem(cert: Any, key: Any) -> tuple[bytes, bytes]:
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-
-
 @pytest.fixture(scope="module")
 def pki() -> dict[str, tuple[bytes, bytes]]:
-    ca = _issue("scout-test-ca", None, ca=True)
-    server = _issue("localhost", ca, server=True)
-    client = _issue("scout-test-client", ca)
-    return {"ca": _pem(*ca), "server": _pem(*server), "client": _pem(*client)}
+    ca = issue("scout-test-ca", None, ca=True)
+    server = issue("localhost", ca, server=True)
+    client = issue("scout-test-client", ca)
+    return {"ca": pem(*ca), "server": pem(*server), "client": pem(*client)}
 
 
 @pytest.fixture

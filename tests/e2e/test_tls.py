@@ -8,8 +8,6 @@ required and its subject CN is the principal when no token is sent).
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -24,80 +22,23 @@ from scout_client import (
     UnauthenticatedError,
     UnavailableError,
 )
+from tests.support.certs import issue, pem
 from tests.support.server import TOKENS, ServerProcess
 
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
-
-Pem = tuple[bytes, bytes]  # (certificate chain, private key), as ScoutClient takes it
-Issuer = tuple[Any, Any]  # (certificate, key) that signs
-
-
-def _issue(name: str, issuer: Issuer | None, *, ca: bool = False,
-           server: bool = False) -> Issuer:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    signer_cert, signer_key = issuer if issuer else (None, key)
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(signer_cert.subject if signer_cert else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
-                          key_cert_sign=True, crl_sign=True, encipher_only=False,
-                          decipher_only=False),
-            critical=True,
-        )
-    elif server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    else:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-    return builder.sign(signer_key, hashes.SHA256()), key
-
-
-def _pem(cert: Any, key: Any) -> Pem:
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-
 
 class Pki:
     """A CA, a server certificate for 127.0.0.1/localhost and client certificates."""
 
     def __init__(self, directory: Path) -> None:
-        ca = _issue("scout-e2e-ca", None, ca=True)
-        rogue_ca = _issue("scout-e2e-rogue-ca", None, ca=True)
-        self.ca = _pem(*ca)[0]
-        self.server = _pem(*_issue("localhost", ca, server=True))
-        self.alice = _pem(*_issue("alice", ca))
-        self.mallory = _pem(*_issue("mallory", ca))
+        ca = issue("scout-e2e-ca", None, ca=True)
+        rogue_ca = issue("scout-e2e-rogue-ca", None, ca=True)
+        self.ca = pem(*ca)[0]
+        self.server = pem(*issue("localhost", ca, server=True))
+        self.alice = pem(*issue("alice", ca))
+        self.mallory = pem(*issue("mallory", ca))
         # Claims to be alice, signed by a CA the server does not trust.
-        self.forged_alice = _pem(*_issue("alice", rogue_ca))
+        self.forged_alice = pem(*issue("alice", rogue_ca))
         self.ca_file = directory / "ca.pem"
         self.cert_file = directory / "server.pem"
         self.key_file = directory / "server.key"
