@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import delivery_bench, results, run_cost, streams_bench
 from bench import floor as fl
-from bench import results, run_cost, streams_bench
 from bench.common import Replica, Row, Target, format_table, load_average, log
 from bench.counting_proxy import CountingProxy
 from bench.rpc_bench import RpcBench, Sizes
@@ -192,6 +192,24 @@ async def rpc_phase(run: Run, replica: Replica, boto: fl.BotoFloor,
     run.add([Row("bare grpc.aio echo p50 @1 (4 KB reply)", unary[0].p50 * 1000, "ms",
                  None, "the RPC floor itself", section="RPCs",
                  note=f"{unary[1]:,.0f} calls/s @16")])
+
+
+def delivery_phase(run: Run, echo: fl.EchoServer, endpoint: str, table: str) -> None:
+    """Store append → client receipt on the run's replica and on a second one."""
+    # A model pace that spreads a run's events over a few seconds.
+    env = replica_env(run.mode, SCOUT_OFFLINE_DELAY_MS="20")
+    replica = Replica(endpoint, table, token_env(), env).start()
+    other = Replica(endpoint, table, token_env(), env).start()
+    try:
+        plan = run_cost.PLAN.read_bytes()
+        own, remote = asyncio.run(delivery_bench.replicas(
+            replica, other, TOKEN, plan, runs=1 if run.mode.quick else 3))
+        floor = asyncio.run(delivery_bench.echo_floor(echo.address, 50 if run.mode.quick
+                                                      else 300))
+    finally:
+        other.stop()
+        replica.stop()
+    run.add(delivery_bench.rows(own, remote, floor, poll_ms=250))
 
 
 def run_cost_phase(run: Run, endpoint: str, table: str, boto: fl.BotoFloor) -> None:
@@ -365,6 +383,8 @@ def measure(mode: Mode) -> Run:
                 asyncio.run(rpc_phase(run, replica, boto, echo, bare))
             with run.section("progress streams", replica):
                 asyncio.run(streams_phase(run, replica, echo))
+            with run.section("event delivery across replicas"):
+                delivery_phase(run, echo, endpoint, table)
         finally:
             if replica is not None:
                 replica.stop()
