@@ -66,6 +66,11 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
+def _opt_bool(value: str) -> bool | None:
+    """Empty means "not set" (the default decides); otherwise true/false."""
+    return _bool(value) if value.strip() else None
+
+
 def _address(value: str) -> str:
     host, sep, port = value.strip().rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -114,11 +119,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(("DYNAMODB_ENDPOINT_URL", "SCOUT_DYNAMODB_ENDPOINT"), "endpoint_url", "", _opt_str,
            "DynamoDB endpoint (DynamoDB Local, moto). Unset with no AWS credentials: an "
            "embedded moto server on loopback is started.", "store"),
-    Option(("SCOUT_EMBEDDED_DYNAMODB",), "embedded_override", "", lambda v: None if not v.strip()
-           else _bool(v), "Force (true) or forbid (false) the embedded DynamoDB; default: "
+    Option(("SCOUT_EMBEDDED_DYNAMODB",), "embedded_override", "", _opt_bool,
+           "Force (true) or forbid (false) the embedded DynamoDB; default: "
            "automatic.", "store"),
-    Option(("SCOUT_CREATE_TABLE",), "create_table", "", lambda v: None if not v.strip()
-           else _bool(v), "Create the table at start-up if missing (default: only for the "
+    Option(("SCOUT_CREATE_TABLE",), "create_table", "", _opt_bool,
+           "Create the table at start-up if missing (default: only for the "
            "embedded DynamoDB).", "store"),
     Option(("SCOUT_STORE_MAX_WORKERS",), "store_max_workers", "16", _int(1, 256),
            "Threads running boto3 calls (the event loop never blocks on DynamoDB).", "store"),
@@ -147,8 +152,8 @@ OPTIONS: tuple[Option, ...] = (
            "File with one NAME:SHA256HEX per line, read at start-up.", "auth"),
     Option(("SCOUT_ADMIN_PRINCIPALS",), "admin_principals", "", _names,
            "Callers who may read every session (comma separated).", "auth"),
-    Option(("SCOUT_AUTH_DISABLED",), "auth_disabled", "", lambda v: None if not v.strip()
-           else _bool(v), "Switch authentication off; allowed only with the embedded "
+    Option(("SCOUT_AUTH_DISABLED",), "auth_disabled", "", _opt_bool,
+           "Switch authentication off; allowed only with the embedded "
            "DynamoDB (default there: off, everywhere else: on).", "auth"),
     Option(("SCOUT_TLS_CERT_FILE",), "tls_cert_file", "", _opt_str,
            "PEM certificate chain for a TLS listener.", "auth"),

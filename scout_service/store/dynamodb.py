@@ -220,18 +220,25 @@ class DynamoStore(TableAccess, Store):
             item = await self._get(target, keys.SESSION_SK)
             if item is not None:
                 return codec.session_from(item)
-            # A leftover record of a deleted session: drop it (only if unchanged).
-            try:
-                await self._run(
-                    self._client.delete_item,
-                    TableName=self.table_name,
-                    Key=codec.key(idem_pk, idem_sk),
-                    ConditionExpression="target = :target",
-                    ExpressionAttributeValues={":target": codec.s(target)},
-                )
-            except ConditionFailed:
-                pass
+            # A leftover record of a deleted session: drop it.
+            await self._drop_create_record(idem_pk, idem_sk, target)
         raise Conflict("CreateSession lost too many races on its request id; retry")
+
+    async def _drop_create_record(self, idem_pk: str, idem_sk: str, session_id: str) -> None:
+        """Delete a CreateSession idempotency record if it still points at the session.
+
+        Conditional, because the request id may already name a newer session.
+        """
+        try:
+            await self._run(
+                self._client.delete_item,
+                TableName=self.table_name,
+                Key=codec.key(idem_pk, idem_sk),
+                ConditionExpression="target = :target",
+                ExpressionAttributeValues={":target": codec.s(session_id)},
+            )
+        except ConditionFailed:
+            pass
 
     async def get_session(self, session_id: str) -> Session:
         """See ``Store.get_session``."""
@@ -370,17 +377,7 @@ class DynamoStore(TableAccess, Store):
         old: Item = response.get("Attributes", {})
         idem_pk, idem_sk = codec.opt_s(old, "idem_pk"), codec.opt_s(old, "idem_sk")
         if idem_pk is not None and idem_sk is not None:
-            try:
-                # Only if it still points here: the request id may be reused now.
-                await self._run(
-                    self._client.delete_item,
-                    TableName=self.table_name,
-                    Key=codec.key(idem_pk, idem_sk),
-                    ConditionExpression="target = :target",
-                    ExpressionAttributeValues={":target": codec.s(session_id)},
-                )
-            except ConditionFailed:
-                pass
+            await self._drop_create_record(idem_pk, idem_sk, session_id)
         children = [
             {"session_id": i["session_id"], "sk": i["sk"]}
             for i in await self._item_keys(session_id)
