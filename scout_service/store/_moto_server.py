@@ -7,6 +7,14 @@ it (run versions, the active-run slot, event sequences). This entry point
 runs the same WSGI app behind a lock, which makes every request atomic like
 DynamoDB's. moto is pure Python under the GIL anyway, so little is lost.
 
+moto's TransactWriteItems backs up every table it touches with a deep copy
+before it starts, so each transaction costs O(table) — 30 ms and growing on
+a table with a few thousand items, while every other request waits behind
+the lock. ``back_up_items_not_tables`` makes it back up just the items the
+transaction names and put those back when it is cancelled, which is what
+DynamoDB's all-or-nothing promise needs (requests are serialized here, so
+nothing else can change them meanwhile).
+
 It also exits on its own when the process that started it is gone (given
 ``--parent-pid``), so a service killed without stopping its embedded
 endpoint does not leave a server behind.
@@ -17,6 +25,7 @@ Usage: ``python -m scout_service.store._moto_server -H 127.0.0.1 -p 5000 [--pare
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import threading
@@ -45,6 +54,64 @@ def serialized(app: WsgiApp) -> WsgiApp:
     return handle
 
 
+Backup = tuple[Any, Any, Any, Any]  # (table, hash value, range value, item or None)
+
+
+def back_up_items_not_tables() -> None:
+    """Patch moto's TransactWriteItems to back up the items it names, not whole tables."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original = models.DynamoDBBackend.transact_write_items
+    if getattr(original, "backs_up_items", False):
+        return
+
+    class _NoTableCopies:
+        """moto's module-level ``copy``, with a table's "copy" being the table itself."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def backups(backend: Any, transact_items: list[dict[str, Any]]) -> list[Backup]:
+        found: list[Backup] = []
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = backend.tables[op["TableName"]]
+                key = op["Item"] if op_type == "Put" else op["Key"]
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = (DynamoType(key[table.range_key_attr])
+                               if table.range_key_attr else None)
+                item = table.get_item(hash_value, range_value)
+            except Exception:  # noqa: BLE001 - moto rejects this entry before writing it
+                continue
+            found.append((table, hash_value, range_value, copy.deepcopy(item)))
+        return found
+
+    def restore(found: list[Backup]) -> None:
+        for table, hash_value, range_value, item in reversed(found):
+            if item is None:
+                table.delete_item(hash_value, range_value)
+            elif range_value is not None:
+                table.items[hash_value][range_value] = item
+            else:
+                table.items[hash_value] = item
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        found = backups(self, transact_items)
+        try:
+            original(self, transact_items)
+        except Exception:
+            restore(found)
+            raise
+
+    transact_write_items.backs_up_items = True  # type: ignore[attr-defined]
+    setattr(models, "copy", _NoTableCopies)  # noqa: B010 - moto's module global
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     """Exit this process once its parent is gone (it is re-parented then)."""
 
@@ -68,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto.server does (this process only)
     # One log line per request is noise for an embedded store (and costs time).
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    back_up_items_not_tables()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,
