@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from scout_service.config import ConfigError, Settings, describe_options, load_settings
 
@@ -29,6 +30,20 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop SCOUT_EVENT_LOOP asks for (``None``: asyncio's own)."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("SCOUT_EVENT_LOOP=uvloop but uvloop is not installed") from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 async def _serve(settings: Settings) -> int:
@@ -103,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        new_loop = loop_factory(settings.event_loop)
     except ConfigError as exc:
         print(f"scout-service: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -110,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     from scout_service.errors import ScoutError
 
     try:
-        if args.command == "serve":
-            return asyncio.run(_serve(settings))
-        return asyncio.run(_table(settings, create=args.command == "create-table"))
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            if args.command == "serve":
+                return runner.run(_serve(settings))
+            return runner.run(_table(settings, create=args.command == "create-table"))
     except ScoutError as exc:
         print(f"scout-service: {exc.message}", file=sys.stderr)
         return 1

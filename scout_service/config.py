@@ -142,6 +142,9 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds in-flight calls get to finish on SIGTERM.", "server"),
     Option(("SCOUT_LOG_LEVEL",), "log_level", "INFO",
            _choice("debug", "info", "warning", "error"), "Log level.", "server"),
+    Option(("SCOUT_EVENT_LOOP",), "event_loop", "auto", _choice("auto", "uvloop", "asyncio"),
+           "Event loop: uvloop (libuv; fewer CPU cycles per call), asyncio, or auto (uvloop "
+           "when installed).", "server"),
     Option(("SCOUT_MAX_CONCURRENT_RPCS",), "max_concurrent_rpcs", "4000", _int(1, 1_000_000),
            "Calls served at once before new ones are refused with RESOURCE_EXHAUSTED.", "server"),
     # -- auth
@@ -254,6 +257,7 @@ class Settings:
     replica_id: str | None = None
     shutdown_grace_s: float = 10
     log_level: str = "info"
+    event_loop: str = "auto"
     max_concurrent_rpcs: int = 4000
     auth_tokens: str = ""
     auth_tokens_file: str | None = None

@@ -31,7 +31,7 @@ from scout.v1 import (
 )
 from scout_service.api import reflection
 from scout_service.api.auth import Authenticator, RateLimiter
-from scout_service.api.boundary import Boundary, RequestDecodeGuard
+from scout_service.api.boundary import Boundary, DecodeGuard
 from scout_service.api.servicers import ReportServicer, ResearchServicer, SessionServicer
 from scout_service.config import Settings
 from scout_service.errors import ScoutError
@@ -111,7 +111,6 @@ def create_server(
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Build and bind the gRPC server; returns it, the bound port and its health servicer."""
     server = grpc.aio.server(
-        interceptors=[RequestDecodeGuard()],
         options=SERVER_OPTIONS,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
@@ -125,19 +124,20 @@ def create_server(
         auth, RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst), deps.metrics
     )
     service = ScoutService(deps.store, deps.runner, deps.broker, limits_of(settings))
+    guard = DecodeGuard(server)  # every method, health and reflection included
     # The generated registration functions carry no annotations.
     session_pb2_grpc.add_SessionServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        SessionServicer(service, boundary), server
+        SessionServicer(service, boundary), guard
     )
     report_pb2_grpc.add_ReportServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        ReportServicer(service, boundary), server
+        ReportServicer(service, boundary), guard
     )
     research_pb2_grpc.add_ResearchServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        ResearchServicer(service, boundary), server
+        ResearchServicer(service, boundary), guard
     )
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable((*SERVICE_NAMES, health.SERVICE_NAME), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, guard)
+    reflection.enable((*SERVICE_NAMES, health.SERVICE_NAME), guard)
     creds = _credentials(settings)
     if creds is None:
         port = server.add_insecure_port(settings.listen_address)

@@ -13,7 +13,7 @@ import contextvars
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -164,44 +164,74 @@ def server_stream(fn: StreamFn) -> Callable[..., AsyncIterator[Any]]:
     return wrapper
 
 
-class RequestDecodeGuard(grpc.aio.ServerInterceptor):
-    """Answer INVALID_ARGUMENT for request bytes that are not a valid message.
+class DecodeGuard:
+    """Registers method handlers on a server with Scout decoding their requests.
 
     ``grpc.aio`` decodes a request before any handler runs and answers
-    UNKNOWN ("Unexpected DecodeError") when that fails. This interceptor
-    takes the decoding over for every method (Scout's, health, reflection):
-    the handler gets raw bytes, which are parsed here and refused with
-    INVALID_ARGUMENT when they do not parse.
+    UNKNOWN ("Unexpected DecodeError") when that fails. Passed in place of
+    the server to the generated ``add_*_to_server`` functions (Scout's,
+    health, reflection), this wraps every method handler once, when it is
+    registered: the handler gets raw bytes, which are parsed here and refused
+    with INVALID_ARGUMENT when they do not parse. (A server interceptor could
+    do the same, but it runs, and rebuilds the handler, on every call.)
     """
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        """Register ``handlers``, each answering with guarded method handlers."""
+        self.server.add_generic_rpc_handlers(tuple(_GuardedGenericHandler(h) for h in handlers))
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        """Register a service's method handlers, guarded."""
+        self.server.add_registered_method_handlers(
+            service_name, {name: guarded(h) for name, h in method_handlers.items()})
+
+
+class _GuardedGenericHandler(grpc.GenericRpcHandler):
+    """A generic handler whose method handlers are guarded (once per method)."""
+
+    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+        self._inner = inner
+        self._guarded: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """The method's handler, decoding its requests itself."""
-        handler = await continuation(handler_call_details)
-        parse = getattr(handler, "request_deserializer", None)
-        if handler is None or parse is None:
-            return handler
-        if handler.unary_unary is not None:
-            return handler._replace(  # type: ignore[attr-defined, no-any-return]
-                request_deserializer=None, unary_unary=_unary_request(handler.unary_unary, parse))
-        if handler.unary_stream is not None:
-            return handler._replace(  # type: ignore[attr-defined, no-any-return]
-                request_deserializer=None,
-                unary_stream=_unary_request_stream(handler.unary_stream, parse))
-        if handler.stream_unary is not None:
-            return handler._replace(  # type: ignore[attr-defined, no-any-return]
-                request_deserializer=None,
-                stream_unary=_stream_request(handler.stream_unary, parse))
-        if handler.stream_stream is not None:
-            return handler._replace(  # type: ignore[attr-defined, no-any-return]
-                request_deserializer=None,
-                stream_stream=_stream_request_stream(handler.stream_stream, parse))
+        method: str = handler_call_details.method
+        found = self._guarded.get(method)
+        if found is None:
+            handler = self._inner.service(handler_call_details)
+            if handler is None:
+                return None
+            found = self._guarded[method] = guarded(handler)
+        return found
+
+
+def guarded(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+    """``handler`` taking raw bytes and decoding them itself (see ``DecodeGuard``)."""
+    parse = getattr(handler, "request_deserializer", None)
+    if parse is None:
         return handler
+    if handler.unary_unary is not None:
+        return handler._replace(  # type: ignore[attr-defined, no-any-return]
+            request_deserializer=None, unary_unary=_unary_request(handler.unary_unary, parse))
+    if handler.unary_stream is not None:
+        return handler._replace(  # type: ignore[attr-defined, no-any-return]
+            request_deserializer=None,
+            unary_stream=_unary_request_stream(handler.unary_stream, parse))
+    if handler.stream_unary is not None:
+        return handler._replace(  # type: ignore[attr-defined, no-any-return]
+            request_deserializer=None,
+            stream_unary=_stream_request(handler.stream_unary, parse))
+    if handler.stream_stream is not None:
+        return handler._replace(  # type: ignore[attr-defined, no-any-return]
+            request_deserializer=None,
+            stream_stream=_stream_request_stream(handler.stream_stream, parse))
+    return handler
 
 
 async def _decode(parse: Callable[[bytes], Any], raw: bytes,

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-import grpc
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
@@ -57,8 +56,11 @@ class DocumentedReflectionServicer(reflection.aio.ReflectionServicer):  # type: 
         )
 
 
-def enable(service_names: Iterable[str], server: grpc.aio.Server) -> None:
-    """Add documented reflection for ``service_names`` (plus reflection itself)."""
+def enable(service_names: Iterable[str], server: Any) -> None:
+    """Add documented reflection for ``service_names`` (plus reflection itself).
+
+    ``server``: a ``grpc.aio.Server``, or the ``DecodeGuard`` in front of one.
+    """
     names = (*service_names, reflection.SERVICE_NAME)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
         DocumentedReflectionServicer(names, documented_files()), server

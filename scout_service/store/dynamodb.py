@@ -21,7 +21,14 @@ import functools
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -72,6 +79,58 @@ __all__ = ["DynamoStore", "make_client"]
 WRITE_ATTEMPTS = 5
 # Read timeout of a health probe (one attempt, no retries).
 PROBE_TIMEOUT_S = 2.0
+# Chunk writes of one upload that run while its next pieces are received
+# (memory: this many chunks plus the re-cut buffer). Measured on 10 MB: 2 is
+# ~20% faster than writing one at a time; 3 or 4 gain nothing more.
+UPLOAD_WRITES_IN_FLIGHT = 2
+
+
+class _ChunkWrites:
+    """A blob's chunk writes, started in chunk order, at most ``limit`` running at once.
+
+    A failed write surfaces (its own ScoutError) at the next ``wait_for_room``
+    or ``wait_all``. Writes are never cancelled: a put already on the thread
+    pool lands anyway, so after any failure ``settle`` waits until none runs,
+    and only then may cleanup delete the chunks.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._running: list[asyncio.Task[object]] = []
+
+    def start(self, write: Coroutine[Any, Any, object]) -> None:
+        """Run ``write`` in the background (call ``wait_for_room`` first)."""
+        self._running.append(asyncio.create_task(write))
+
+    async def wait_for_room(self) -> None:
+        """Return once another write may start; raises a failed write's error."""
+        await self._until_fewer_than(self._limit)
+
+    async def wait_all(self) -> None:
+        """Return once every write succeeded; raises the first failure's error."""
+        await self._until_fewer_than(1)
+
+    async def settle(self) -> None:
+        """Wait, whatever their outcome, until no write runs (never raises)."""
+        if self._running:
+            await asyncio.wait(self._running)  # does not cancel them
+        for task in self._running:
+            if not task.cancelled():
+                task.exception()  # retrieved: the caller is raising its own error
+        self._running.clear()
+
+    async def _until_fewer_than(self, count: int) -> None:
+        self._raise_failure()
+        while len(self._running) >= count:
+            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        """Drop succeeded writes; raise the first failed one's error (kept for ``settle``)."""
+        for task in self._running:
+            if task.done() and (task.cancelled() or task.exception() is not None):
+                task.result()
+        self._running = [task for task in self._running if not task.done()]
 
 
 class DynamoStore(TableAccess, Store):
@@ -393,13 +452,13 @@ class DynamoStore(TableAccess, Store):
 
     # -- blobs ------------------------------------------------------------------------
 
-    async def _add_chunk(
+    def _chunk_write(
         self, session_id: str, blob_id: str, written: list[Item], data: bytes, ttl: int
-    ) -> None:
-        """Write the next chunk of a blob, noting its key first for cleanup."""
+    ) -> Coroutine[Any, Any, object]:
+        """The write of a blob's next chunk; notes its key at once, for cleanup."""
         chunk_key = self._key(session_id, keys.blob_sk(blob_id, len(written)))
         written.append(chunk_key)  # before the write: a timed-out put may still land
-        await self._run(
+        return self._run(
             self._client.put_item,
             TableName=self.table_name,
             Item={**chunk_key, "data": codec.b(data), "ttl": codec.n(ttl)},
@@ -557,8 +616,11 @@ class DynamoStore(TableAccess, Store):
         """See ``Store.put_file``.
 
         Incoming pieces of any size are re-cut into ``chunk_bytes`` chunks and
-        written as they fill, so memory stays at about one chunk; a blob that
-        ends up small is written inline instead.
+        written as they fill, up to ``UPLOAD_WRITES_IN_FLIGHT`` writes running
+        while the next pieces arrive (memory: that many chunks plus one being
+        filled); a blob that ends up small is written inline instead. All
+        writes have succeeded before the commit, and none runs any more when
+        cleanup starts.
         """
         limit = self.limits.max_file_bytes
         if declared_size is not None and declared_size > limit:
@@ -579,6 +641,7 @@ class DynamoStore(TableAccess, Store):
         buffer = bytearray()
         size = 0
         written: list[Item] = []
+        writes = _ChunkWrites(UPLOAD_WRITES_IN_FLIGHT)
         step = self.limits.chunk_bytes
         try:
             async for piece in chunks:
@@ -589,11 +652,15 @@ class DynamoStore(TableAccess, Store):
                 buffer += piece
                 # Past the inline size the blob is chunked: flush full chunks.
                 while size > self._inline_max and len(buffer) >= step:
-                    await self._add_chunk(session_id, blob_id, written, bytes(buffer[:step]), ttl)
+                    await writes.wait_for_room()
+                    writes.start(self._chunk_write(
+                        session_id, blob_id, written, bytes(buffer[:step]), ttl))
                     del buffer[:step]
             inline = size <= self._inline_max
             if not inline and buffer:
-                await self._add_chunk(session_id, blob_id, written, bytes(buffer), ttl)
+                await writes.wait_for_room()
+                writes.start(self._chunk_write(session_id, blob_id, written, bytes(buffer), ttl))
+            await writes.wait_all()
             info = FileInfo(
                 session_id=session_id,
                 name=name,
@@ -625,8 +692,13 @@ class DynamoStore(TableAccess, Store):
             )
             old, _ = await asyncio.shield(commit)
         except BaseException:
-            await asyncio.shield(self._discard_unless_committed(
-                session_id, sk, blob_id, written, commit, f"file {name!r}"))
+
+            async def clean_up() -> None:
+                await writes.settle()  # so no chunk lands after its cleanup
+                await self._discard_unless_committed(
+                    session_id, sk, blob_id, written, commit, f"file {name!r}")
+
+            await asyncio.shield(clean_up())
             raise
         await self._drop_old_version(session_id, old, f"file {name!r}")
         return info
@@ -752,7 +824,7 @@ class DynamoStore(TableAccess, Store):
             if not inline:
                 step = self.limits.chunk_bytes
                 for start in range(0, len(raw), step):
-                    await self._add_chunk(
+                    await self._chunk_write(
                         session_id, blob_id, written, raw[start : start + step], ttl
                     )
             commit = asyncio.ensure_future(self._commit_blob(

@@ -336,17 +336,30 @@ def test_server_survived_the_fuzzing(fuzz_server: Deployment, seeds: dict[str, A
 # -- the guard itself, in process --------------------------------------------------------------
 
 
-def test_decode_guard_turns_undecodable_requests_into_invalid_argument() -> None:
-    """``RequestDecodeGuard`` on a stock servicer: garbage → INVALID_ARGUMENT, valid → OK."""
-    boundary = pytest.importorskip("scout_service.api.boundary")
-    guard_class = getattr(boundary, "RequestDecodeGuard", None)
-    if guard_class is None:
-        pytest.skip("boundary.RequestDecodeGuard is not there")
+@pytest.mark.parametrize("registration", ["generic", "registered"])
+def test_decode_guard_turns_undecodable_requests_into_invalid_argument(
+    registration: str,
+) -> None:
+    """``DecodeGuard`` on a stock servicer: garbage → INVALID_ARGUMENT, valid → OK.
+
+    Both ways a generated ``add_*_to_server`` registers handlers are covered:
+    generic handlers alone (older generated code) and pre-registered methods.
+    """
+    from scout_service.api.boundary import DecodeGuard
+
+    class GenericOnly:
+        def __init__(self, guard: DecodeGuard) -> None:
+            self.add_generic_rpc_handlers = guard.add_generic_rpc_handlers
+
+        def add_registered_method_handlers(self, *_: object) -> None:
+            pass
 
     async def scenario() -> list[grpc.StatusCode]:
-        server = grpc.aio.server(interceptors=[guard_class()])
+        server = grpc.aio.server()
         servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        guard = DecodeGuard(server)
+        health_pb2_grpc.add_HealthServicer_to_server(
+            servicer, guard if registration == "registered" else GenericOnly(guard))
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         await servicer.set("", health_pb2.HealthCheckResponse.SERVING)

@@ -98,3 +98,36 @@ def test_readme_documents_every_variable() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     missing = [o.env[0] for o in OPTIONS if f"`{o.env[0]}`" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+def test_event_loop_choice() -> None:
+    import asyncio
+
+    import uvloop
+
+    from scout_service.__main__ import loop_factory
+
+    assert loop_factory("asyncio") is None
+    for choice in ("auto", "uvloop"):
+        factory = loop_factory(choice)
+        assert factory is not None
+        loop = factory()
+        try:
+            assert isinstance(loop, uvloop.Loop)
+            assert isinstance(loop, asyncio.AbstractEventLoop)
+        finally:
+            loop.close()
+
+
+def test_event_loop_without_uvloop(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from scout_service.__main__ import loop_factory
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop → ImportError
+    assert loop_factory("auto") is None  # falls back to asyncio's loop
+    monkeypatch.setenv("SCOUT_EVENT_LOOP", "uvloop")
+    assert main(["serve"]) == 2
+    assert "uvloop is not installed" in capsys.readouterr().err
