@@ -20,6 +20,10 @@ log = logging.getLogger("scout_service")
 
 
 def _configure_logging(settings: Settings) -> None:
+    # The format names no thread or process: do not look them up for every record.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -9,12 +9,13 @@ internals), one log line and one metric sample per call, never contents.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -61,22 +62,30 @@ class Boundary:
 
     def finish(self, method: str, code: grpc.StatusCode, started: float, session_id: str,
                principal: Principal | None) -> None:
-        """Count and log one finished call."""
+        """Count and log one finished call, once its answer is on its way.
+
+        Called as the handler returns, before grpc sends the answer: the
+        counting and the log line run on the loop's next turn instead, so
+        the caller does not wait for them.
+        """
         elapsed = time.perf_counter() - started
-        key = (method, code.name)
+        name = principal.name if principal else "-"
+        asyncio.get_running_loop().call_soon(
+            self._record, method, code.name, elapsed, session_id or "-", name)
+
+    def _record(self, method: str, code: str, elapsed: float, session_id: str,
+                principal: str) -> None:
+        key = (method, code)
         count = self._counts.get(key)
         if count is None:
-            count = self._counts[key] = self.metrics.rpcs.labels(method, code.name)
+            count = self._counts[key] = self.metrics.rpcs.labels(method, code)
         seconds = self._seconds.get(method)
         if seconds is None:
             seconds = self._seconds[method] = self.metrics.rpc_seconds.labels(method)
         count.inc()
         seconds.observe(elapsed)
-        log.info(
-            "rpc %s code=%s duration_ms=%.1f session_id=%s principal=%s",
-            method, code.name, elapsed * 1000, session_id or "-",
-            principal.name if principal else "-",
-        )
+        log.info("rpc %s code=%s duration_ms=%.1f session_id=%s principal=%s",
+                 method, code, elapsed * 1000, session_id, principal)
 
 
 def _undecodable(exc: DecodeError) -> InvalidArgument:
@@ -234,19 +243,20 @@ def guarded(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[A
     return handler
 
 
-async def _decode(parse: Callable[[bytes], Any], raw: bytes,
-                  context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-    try:
-        return parse(raw)
-    except DecodeError as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                            f"the request message could not be decoded: {exc}")
+async def _refuse(context: grpc.aio.ServicerContext[Any, Any], exc: DecodeError) -> NoReturn:
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                        f"the request message could not be decoded: {exc}")
+    raise AssertionError("abort returned")  # pragma: no cover - abort always raises
 
 
 def _unary_request(behavior: Callable[..., Any], parse: Callable[[bytes], Any]
                    ) -> Callable[..., Awaitable[Any]]:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        return await behavior(await _decode(parse, raw, context), context)
+        try:
+            request = parse(raw)
+        except DecodeError as exc:
+            await _refuse(context, exc)
+        return await behavior(request, context)
 
     return handle
 
@@ -255,7 +265,11 @@ def _unary_request_stream(behavior: Callable[..., Any], parse: Callable[[bytes],
                           ) -> Callable[..., AsyncIterator[Any]]:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
                      ) -> AsyncIterator[Any]:
-        result = behavior(await _decode(parse, raw, context), context)
+        try:
+            request = parse(raw)
+        except DecodeError as exc:
+            await _refuse(context, exc)
+        result = behavior(request, context)
         if hasattr(result, "__aiter__"):
             async for item in result:
                 yield item
@@ -269,7 +283,11 @@ def _decoded(parse: Callable[[bytes], Any], requests: AsyncIterator[bytes],
              context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
     async def decoded() -> AsyncIterator[Any]:
         async for raw in requests:
-            yield await _decode(parse, raw, context)
+            try:
+                message = parse(raw)
+            except DecodeError as exc:
+                await _refuse(context, exc)
+            yield message
 
     return decoded()
 
