@@ -32,8 +32,13 @@ def _bad(field: str, why: str) -> InvalidArgument:
     return InvalidArgument(f"{field}: {why}", reason="INVALID_ARGUMENT", metadata={"field": field})
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def uuid_id(value: str, field: str) -> str:
     """A canonical lower-case UUID string (session and run ids)."""
+    if _CANONICAL_UUID.fullmatch(value):  # every id Scout hands out: no parsing needed
+        return value
     if not value:
         raise _bad(field, "is required")
     try:
