@@ -248,7 +248,9 @@ class ScoutService:
         request_id: str | None,
     ) -> Report:
         """Store a caller's version of a report."""
-        await self.session_for(p, session_id, write=True)
+        # put_report itself reads the session (with the report it replaces) and
+        # refuses an expired or deleted one: the owner check can come from the cache.
+        await self._check_access(p, session_id, write=True)
         return await self.store.put_report(
             session_id, kind, content, source=ReportSource.CALLER, author=p.name,
             request_id=request_id,
