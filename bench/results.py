@@ -54,7 +54,7 @@ def machine() -> dict[str, str]:
         pass
     uname = subprocess.run(["uname", "-a"], capture_output=True, text=True, check=False)
     versions = []
-    for package in ("grpcio", "protobuf", "boto3", "botocore", "moto", "strands-agents"):
+    for package in ("grpcio", "protobuf", "boto3", "botocore", "moto", "strands-agents", "uvloop"):
         try:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
