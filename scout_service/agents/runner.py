@@ -50,6 +50,7 @@ from scout_service.domain import (
     AgentState,
     AgentStatus,
     EventType,
+    Report,
     ReportKind,
     Run,
     RunState,
@@ -608,13 +609,19 @@ class ResearchRunner:
         whole), so an agent whose replica died between saving and recording
         SUCCEEDED is done too: it is recorded as SUCCEEDED here, not re-run.
         """
+        saved: dict[ReportKind, Report] = {}
+        token: str | None = None
+        while True:  # one Query for every kind (their metadata carries the run id)
+            page = await self._store.list_reports(
+                lr.run.session_id, page_size=len(ReportKind), page_token=token)
+            saved.update((report.kind, report) for report in page.items)
+            token = page.next_token
+            if not token:
+                break
         kept: set[ReportKind] = set()
         for status in lr.run.agents:
-            try:
-                report = await self._store.get_report(lr.run.session_id, status.kind)
-            except NotFound:
-                continue
-            if report.run_id != lr.key:
+            report = saved.get(status.kind)
+            if report is None or report.run_id != lr.key:
                 continue
             kept.add(status.kind)
             if status.state is not AgentState.SUCCEEDED:
