@@ -34,7 +34,7 @@ from scout_service.errors import (
     ResourceExhausted,
     session_not_found,
 )
-from scout_service.store.base import Store
+from scout_service.store.base import Store, every_item
 
 
 class Runner(Protocol):
@@ -204,14 +204,9 @@ class ScoutService:
         )
 
     async def _all_files(self, session_id: str) -> list[FileInfo]:
-        files: list[FileInfo] = []
-        token: str | None = None
-        while True:
-            page = await self.store.list_files(session_id, page_size=1000, page_token=token)
-            files.extend(page.items)
-            token = page.next_token
-            if not token:
-                return files
+        pages = every_item(lambda token: self.store.list_files(
+            session_id, page_size=1000, page_token=token))
+        return [info async for info in pages]
 
     async def list_files(
         self, p: Principal, session_id: str, page_size: int, page_token: str | None

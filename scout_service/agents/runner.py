@@ -50,7 +50,6 @@ from scout_service.domain import (
     AgentState,
     AgentStatus,
     EventType,
-    Report,
     ReportKind,
     Run,
     RunState,
@@ -65,7 +64,7 @@ from scout_service.errors import (
     ScoutError,
     Unavailable,
 )
-from scout_service.store.base import Store
+from scout_service.store.base import Store, every_item
 
 logger = logging.getLogger(__name__)
 
@@ -433,12 +432,11 @@ class ResearchRunner:
         limit = self._settings.max_files_per_run
         names = list(dict.fromkeys(file_names))
         if not names:
-            token: str | None = None
-            while True:
-                page = await self._store.list_files(session_id, page_size=100, page_token=token)
-                names += [info.name for info in page.items]
-                token = page.next_token
-                if token is None or len(names) > limit:
+            files = every_item(lambda token: self._store.list_files(
+                session_id, page_size=100, page_token=token))
+            async for info in files:
+                names.append(info.name)
+                if len(names) > limit:
                     break
         if not names:
             raise FailedPrecondition(
@@ -609,15 +607,10 @@ class ResearchRunner:
         whole), so an agent whose replica died between saving and recording
         SUCCEEDED is done too: it is recorded as SUCCEEDED here, not re-run.
         """
-        saved: dict[ReportKind, Report] = {}
-        token: str | None = None
-        while True:  # one Query for every kind (their metadata carries the run id)
-            page = await self._store.list_reports(
-                lr.run.session_id, page_size=len(ReportKind), page_token=token)
-            saved.update((report.kind, report) for report in page.items)
-            token = page.next_token
-            if not token:
-                break
+        # One Query for every kind: their metadata carries the run id.
+        reports = every_item(lambda token: self._store.list_reports(
+            lr.run.session_id, page_size=len(ReportKind), page_token=token))
+        saved = {report.kind: report async for report in reports}
         kept: set[ReportKind] = set()
         for status in lr.run.agents:
             report = saved.get(status.kind)

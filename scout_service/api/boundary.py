@@ -225,21 +225,11 @@ def guarded(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[A
     parse = getattr(handler, "request_deserializer", None)
     if parse is None:
         return handler
-    if handler.unary_unary is not None:
-        return handler._replace(  # type: ignore[attr-defined, no-any-return]
-            request_deserializer=None, unary_unary=_unary_request(handler.unary_unary, parse))
-    if handler.unary_stream is not None:
-        return handler._replace(  # type: ignore[attr-defined, no-any-return]
-            request_deserializer=None,
-            unary_stream=_unary_request_stream(handler.unary_stream, parse))
-    if handler.stream_unary is not None:
-        return handler._replace(  # type: ignore[attr-defined, no-any-return]
-            request_deserializer=None,
-            stream_unary=_stream_request(handler.stream_unary, parse))
-    if handler.stream_stream is not None:
-        return handler._replace(  # type: ignore[attr-defined, no-any-return]
-            request_deserializer=None,
-            stream_stream=_stream_request_stream(handler.stream_stream, parse))
+    for kind, decoding in _DECODING.items():
+        behavior = getattr(handler, kind)
+        if behavior is not None:
+            return handler._replace(  # type: ignore[attr-defined, no-any-return]
+                request_deserializer=None, **{kind: decoding(behavior, parse)})
     return handler
 
 
@@ -313,3 +303,12 @@ def _stream_request_stream(behavior: Callable[..., Any], parse: Callable[[bytes]
             await result
 
     return handle
+
+
+# How each kind of method gets its requests decoded (``guarded``).
+_DECODING: dict[str, Callable[[Callable[..., Any], Callable[[bytes], Any]], Any]] = {
+    "unary_unary": _unary_request,
+    "unary_stream": _unary_request_stream,
+    "stream_unary": _stream_request,
+    "stream_stream": _stream_request_stream,
+}

@@ -22,8 +22,9 @@ where an operation creates something inside it.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from scout_service.domain import (
     FileInfo,
@@ -35,6 +36,20 @@ from scout_service.domain import (
     Run,
     Session,
 )
+
+T = TypeVar("T")
+
+
+async def every_item(list_page: Callable[[str | None], Awaitable[Page[T]]]) -> AsyncIterator[T]:
+    """Every item of a listing, page after page (``list_page(token)`` reads one page)."""
+    token: str | None = None
+    while True:
+        page = await list_page(token)
+        for item in page.items:
+            yield item
+        token = page.next_token
+        if not token:
+            return
 
 
 @dataclass(frozen=True)
