@@ -146,14 +146,15 @@ class EventRecorder:
 
     async def _append(self, event: ProgressEvent) -> None:
         delays = self.retry.delays()
-        retried = False
         for attempt in range(self.retry.attempts):
             try:
                 await self.store.append_event(event)
                 return
             except Conflict:
-                # After an ambiguous failure the first write may have landed.
-                if retried and await self._is_stored(event):
+                # The number is taken: by this very event when an earlier try
+                # landed but its answer was lost (a retry here, or botocore's
+                # own retry inside this call), or else by another replica.
+                if await self._is_stored(event):
                     return
                 raise RunTakenOver(
                     f"event {event.sequence} of run {event.run_id} was written by another replica"
@@ -161,7 +162,6 @@ class EventRecorder:
             except Unavailable:
                 if attempt == len(delays):
                     break
-                retried = True
                 logger.info(
                     "event append failed, retrying",
                     extra={"run_id": event.run_id, "sequence": event.sequence,
