@@ -179,6 +179,9 @@ class _Slots:
 
 # -- one run executing here ------------------------------------------------------------------
 
+# Longest wait between tries to store a finished run's last event.
+TERMINAL_EVENT_MAX_DELAY_S = 5.0
+
 _CANCEL = "cancel"
 _SHUTDOWN = "shutdown"
 _LOST = "lost"
@@ -808,7 +811,8 @@ class ResearchRunner:
             r, state=RunState.SUCCEEDED, finished_at=now, error=None), terminal_event=True)
         missing = [k.value for k in SPECIALISTS if run.agent(k).state is not AgentState.SUCCEEDED]
         usage = run.usage
-        await lr.recorder.emit(
+        await self._emit_terminal(
+            lr,
             EventType.RUN_COMPLETED,
             "Research completed: final report saved to session."
             + (f" Missing: {', '.join(missing)}." if missing else ""),
@@ -816,6 +820,29 @@ class ResearchRunner:
                         "output_tokens": str(usage.output_tokens)},
         )
         logger.info("run succeeded", extra={"session_id": run.session_id, "run_id": lr.key})
+
+    async def _emit_terminal(
+        self, lr: _LocalRun, type: EventType, message: str,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
+        """The run's last event, stored however long the store stays away.
+
+        The run's state already says it ended, so no replica will resume it,
+        and streams end only with this event: giving up after the recorder's
+        short retries would leave them waiting forever. Only shutdown
+        (cancellation) stops the wait.
+        """
+        assert lr.recorder is not None
+        delay = self._settings.store_retry.base_delay_s
+        while True:
+            try:
+                await lr.recorder.emit(type, message, attributes=attributes)
+                return
+            except EventLogUnavailable:
+                logger.warning("the run's last event is not stored yet; retrying",
+                               extra={"run_id": lr.key, "event": type.value})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, TERMINAL_EVENT_MAX_DELAY_S)
 
     async def _fail(self, lr: _LocalRun, error: str) -> None:
         if lr.recorder is None:
@@ -832,7 +859,7 @@ class ResearchRunner:
             return replace(r, state=RunState.FAILED, error=error, finished_at=now, agents=agents)
 
         await self._update(lr, change, terminal_event=True)
-        await lr.recorder.emit(EventType.RUN_FAILED, f"Research failed: {error}")
+        await self._emit_terminal(lr, EventType.RUN_FAILED, f"Research failed: {error}")
         logger.info("run failed", extra={"session_id": lr.run.session_id, "run_id": lr.key})
 
     async def _finish_cancelled(self, lr: _LocalRun) -> None:
@@ -851,7 +878,8 @@ class ResearchRunner:
 
         await self._update(lr, change, terminal_event=True)
         kept = len([a for a in lr.run.agents if a.state is AgentState.SUCCEEDED])
-        await lr.recorder.emit(
+        await self._emit_terminal(
+            lr,
             EventType.RUN_CANCELLED,
             f"Research cancelled; {kept} saved report(s) kept.",
         )

@@ -18,6 +18,7 @@ from scout_service.domain import (
     SPECIALISTS,
     AgentState,
     EventType,
+    ProgressEvent,
     ReportKind,
     ReportSource,
     RunState,
@@ -443,3 +444,42 @@ async def test_partitioned_replica_stops_and_another_takes_over() -> None:
     await wait_for(lambda: not a._local)  # A noticed its lease was gone and stopped
     assert_no_gaps(await all_events(store, run))
     await asyncio.gather(a.shutdown(1), b.shutdown(1))
+
+
+class TerminalOutageStore(MemoryStore):
+    """The store goes away just as a run's last event is written, for ``failures`` tries."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.refused = 0
+
+    async def append_event(self, event: ProgressEvent) -> None:
+        if event.type.is_terminal and self.failures:
+            self.failures -= 1
+            self.refused += 1
+            raise Unavailable("the store is down")
+        await super().append_event(event)
+
+
+async def test_a_finished_run_stores_its_last_event_through_a_long_outage() -> None:
+    """The SUCCEEDED state is written first; its RUN_COMPLETED must follow, however late."""
+    retry = RetryPolicy(attempts=2, base_delay_s=0.01)
+    store, sink = TerminalOutageStore(failures=8), RecordingSink()
+    session = await new_session(store)
+    runner = make_runner(store, sink, settings=replace(FAST, store_retry=retry))
+    run = await runner.start_research(session, request_id="outage", file_names=[])
+    done = await wait_terminal(store, run)
+    assert done.state is RunState.SUCCEEDED, done.error
+    await wait_for(lambda: _ended(store, run))
+    events = await all_events(store, run)
+    assert store.refused == 8  # more refusals than one emit's retries
+    assert_no_gaps(events)
+    assert events[-1].type is EventType.RUN_COMPLETED
+    assert [e.type for e in events].count(EventType.RUN_COMPLETED) == 1
+    assert sink.events[-1].type is EventType.RUN_COMPLETED
+
+
+async def _ended(store: MemoryStore, run: Any) -> bool:
+    events = await all_events(store, run)
+    return bool(events) and events[-1].type.is_terminal
