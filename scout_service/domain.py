@@ -238,6 +238,30 @@ class ProgressEvent:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+def run_ending(run: Run) -> tuple[EventType, str, dict[str, str]]:
+    """Type, message and attributes of the event that ends a finished run's stream.
+
+    Derived from the stored run alone, so the replica that finished the run
+    and one that stores the event in its place (its replica died in between,
+    ``ProgressBroker``) write the same thing.
+    """
+    if run.state is RunState.SUCCEEDED:
+        missing = [k.value for k in SPECIALISTS if run.agent(k).state is not AgentState.SUCCEEDED]
+        usage = run.usage
+        return (
+            EventType.RUN_COMPLETED,
+            "Research completed: final report saved to session."
+            + (f" Missing: {', '.join(missing)}." if missing else ""),
+            {"input_tokens": str(usage.input_tokens), "output_tokens": str(usage.output_tokens)},
+        )
+    if run.state is RunState.FAILED:
+        return EventType.RUN_FAILED, f"Research failed: {run.error or ''}", {}
+    if run.state is RunState.CANCELLED:
+        kept = sum(1 for a in run.agents if a.state is AgentState.SUCCEEDED)
+        return EventType.RUN_CANCELLED, f"Research cancelled; {kept} saved report(s) kept.", {}
+    raise ValueError(f"run {run.run_id} has not ended ({run.state.value})")
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a listing; ``next_token`` is ``None`` on the last page."""

@@ -55,6 +55,7 @@ from scout_service.domain import (
     RunState,
     Session,
     TokenUsage,
+    run_ending,
 )
 from scout_service.errors import (
     Conflict,
@@ -809,34 +810,30 @@ class ResearchRunner:
         now = self._clock()
         run = await self._update(lr, lambda r: replace(
             r, state=RunState.SUCCEEDED, finished_at=now, error=None), terminal_event=True)
-        missing = [k.value for k in SPECIALISTS if run.agent(k).state is not AgentState.SUCCEEDED]
-        usage = run.usage
-        await self._emit_terminal(
-            lr,
-            EventType.RUN_COMPLETED,
-            "Research completed: final report saved to session."
-            + (f" Missing: {', '.join(missing)}." if missing else ""),
-            attributes={"input_tokens": str(usage.input_tokens),
-                        "output_tokens": str(usage.output_tokens)},
-        )
+        await self._emit_terminal(lr)
         logger.info("run succeeded", extra={"session_id": run.session_id, "run_id": lr.key})
 
-    async def _emit_terminal(
-        self, lr: _LocalRun, type: EventType, message: str,
-        attributes: dict[str, str] | None = None,
-    ) -> None:
-        """The run's last event, stored however long the store stays away.
+    async def _emit_terminal(self, lr: _LocalRun) -> None:
+        """The run's last event (``run_ending``), stored however long the store stays away.
 
         The run's state already says it ended, so no replica will resume it,
         and streams end only with this event: giving up after the recorder's
         short retries would leave them waiting forever. Only shutdown
-        (cancellation) stops the wait.
+        (cancellation) stops the wait. Should this replica be cut off long
+        enough for its lease to run out, a replica streaming the run may
+        store the same event in its place (``ProgressBroker``); its number
+        is then taken, which is as good as stored.
         """
         assert lr.recorder is not None
+        type, message, attributes = run_ending(lr.run)
         delay = self._settings.store_retry.base_delay_s
         while True:
             try:
                 await lr.recorder.emit(type, message, attributes=attributes)
+                return
+            except RunTakenOver:
+                logger.info("the run's last event was stored by another replica",
+                            extra={"run_id": lr.key, "event": type.value})
                 return
             except EventLogUnavailable:
                 logger.warning("the run's last event is not stored yet; retrying",
@@ -859,7 +856,7 @@ class ResearchRunner:
             return replace(r, state=RunState.FAILED, error=error, finished_at=now, agents=agents)
 
         await self._update(lr, change, terminal_event=True)
-        await self._emit_terminal(lr, EventType.RUN_FAILED, f"Research failed: {error}")
+        await self._emit_terminal(lr)
         logger.info("run failed", extra={"session_id": lr.run.session_id, "run_id": lr.key})
 
     async def _finish_cancelled(self, lr: _LocalRun) -> None:
@@ -877,12 +874,7 @@ class ResearchRunner:
                            agents=agents)
 
         await self._update(lr, change, terminal_event=True)
-        kept = len([a for a in lr.run.agents if a.state is AgentState.SUCCEEDED])
-        await self._emit_terminal(
-            lr,
-            EventType.RUN_CANCELLED,
-            f"Research cancelled; {kept} saved report(s) kept.",
-        )
+        await self._emit_terminal(lr)
         logger.info("run cancelled", extra={"session_id": lr.run.session_id, "run_id": lr.key})
 
     async def _release_lease(self, lr: _LocalRun) -> None:

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 
 from scout_service import errors
-from scout_service.domain import EventType, ProgressEvent
+from scout_service.domain import EventType, ProgressEvent, Run, run_ending
 from scout_service.progress.follower import FollowSettings, RunChannel, follow, gap_free_prefix
 from scout_service.progress.subscriber import Subscriber, Subscription
 from scout_service.store.base import Store
@@ -98,6 +98,8 @@ class ProgressBroker:
         self.store_reads = 0
         # Store reads made by streams themselves: replays and catch-ups.
         self.replay_reads = 0
+        # Last events of ended runs stored here for a replica that died first.
+        self.settled_endings = 0
         self._past_overflows = 0
 
     # -- introspection ----------------------------------------------------------
@@ -259,6 +261,7 @@ class ProgressBroker:
                 self._follow,
                 is_local=lambda: key in self._local,
                 count_read=self._count_read,
+                settle=self._settle_ending,
             ),
             name=f"progress-follower-{channel.run_id}",
         )
@@ -275,6 +278,39 @@ class ProgressBroker:
 
     def _count_read(self) -> None:
         self.store_reads += 1
+
+    async def _settle_ending(self, run: Run) -> None:
+        """Store the last event of an ended run whose replica died before storing it.
+
+        The replica that ends a run writes the terminal state first and the
+        terminal event second (its number is reserved in ``last_sequence``);
+        killed in between, it leaves a run nobody resumes and streams that
+        would wait forever. Once its lease has run out, the event is written
+        here, with the same content (``run_ending``) and the conditional put
+        every event gets: if the owner stores it after all, one of the two
+        writes wins and both are the run's ending.
+        """
+        key = (run.session_id, run.run_id)
+        if key in self._local or run.lease_expires_at > self._clock() or run.last_sequence < 1:
+            return
+        latest = await self._store.last_event(run.session_id, run.run_id)
+        if latest is not None and (latest.type.is_terminal or latest.sequence >= run.last_sequence):
+            return
+        type, message, attributes = run_ending(run)
+        event = ProgressEvent(
+            session_id=run.session_id, run_id=run.run_id, sequence=run.last_sequence,
+            created_at=self._clock(), type=type, message=message, attributes=attributes,
+        )
+        try:
+            await self._store.append_event(event)
+        except errors.Conflict:
+            return  # stored meanwhile, by its replica or another one settling it
+        self.settled_endings += 1
+        log.warning(
+            "stored the last event (%s, sequence %d) of a run whose replica ended it "
+            "but did not store it", type.value, run.last_sequence,
+            extra={"session_id": run.session_id, "run_id": run.run_id},
+        )
 
     def _shutting_down(self, sequence: int) -> errors.Unavailable:
         return errors.Unavailable(

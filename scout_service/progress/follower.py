@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from scout_service.domain import ProgressEvent
+from scout_service.domain import ProgressEvent, Run
 from scout_service.errors import NotFound, ScoutError
 from scout_service.progress.subscriber import Subscriber
 from scout_service.store.base import Store
@@ -67,6 +67,7 @@ async def follow(
     *,
     is_local: Callable[[], bool],
     count_read: Callable[[], None],
+    settle: Callable[[Run], Awaitable[None]],
 ) -> None:
     """Poll the store for a run executing elsewhere until nobody needs it.
 
@@ -75,7 +76,9 @@ async def follow(
     on ``publish`` feeds the streams; the final read delivers what the
     previous owner stored before the hand-over). A run whose owner died just
     goes quiet: polling continues so the events of whichever replica resumes
-    it flow on, and the streams' heartbeats keep them open meanwhile.
+    it flow on, and the streams' heartbeats keep them open meanwhile. A run
+    that already ended is not resumed, so when the periodic check finds one,
+    ``settle`` makes sure its last event gets stored.
     """
     loop = asyncio.get_running_loop()
     cursor: int | None = None
@@ -104,7 +107,9 @@ async def follow(
             )
             if loop.time() >= next_check:
                 next_check = loop.time() + settings.check_interval
-                await store.get_run(channel.session_id, channel.run_id)
+                run = await store.get_run(channel.session_id, channel.run_id)
+                if run.state.is_terminal:
+                    await settle(run)
             if failing:
                 failing = False
                 log.info("reading progress events works again", extra=channel.log_fields)

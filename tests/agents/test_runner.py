@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterable
 from dataclasses import replace
@@ -483,3 +484,38 @@ async def test_a_finished_run_stores_its_last_event_through_a_long_outage() -> N
 async def _ended(store: MemoryStore, run: Any) -> bool:
     events = await all_events(store, run)
     return bool(events) and events[-1].type.is_terminal
+
+
+class SettledElsewhereStore(MemoryStore):
+    """Another replica stores the run's last event just before this replica's own try."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settled: ProgressEvent | None = None
+
+    async def append_event(self, event: ProgressEvent) -> None:
+        if event.type.is_terminal and self.settled is None:
+            self.settled = replace(event, created_at=event.created_at - 1)
+            await super().append_event(self.settled)
+        await super().append_event(event)
+
+
+async def test_a_last_event_stored_by_another_replica_counts_as_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Cut off past its lease, the owner finds its RUN_COMPLETED number taken: that is the end."""
+    caplog.set_level(logging.INFO, logger="scout_service")
+    store, sink = SettledElsewhereStore(), RecordingSink()
+    session = await new_session(store)
+    runner = make_runner(store, sink)
+    run = await runner.start_research(session, request_id="settled", file_names=[])
+    done = await wait_terminal(store, run)
+    assert done.state is RunState.SUCCEEDED, done.error
+    await wait_for(lambda: not runner._local)
+    events = await all_events(store, run)
+    assert_no_gaps(events)
+    assert events[-1] == store.settled
+    assert [e.type for e in events].count(EventType.RUN_COMPLETED) == 1
+    assert "stored by another replica" in caplog.text
+    assert "run succeeded" in caplog.text and "taken over" not in caplog.text
+    await runner.shutdown(1)

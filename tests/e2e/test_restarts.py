@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,7 @@ import pytest
 from scout.v1 import research_pb2, research_pb2_grpc, types_pb2
 from scout_client import AsyncScoutClient, FailedPreconditionError
 from scout_service.store import DynamoStore
+from tests.support.faulty_proxy import DROP, FaultyProxy
 from tests.support.proxy import TcpProxy
 from tests.support.server import ROOT, TOKENS, ServerProcess
 
@@ -367,3 +370,53 @@ def test_cancel_mid_run(start_server, through: str) -> None:  # type: ignore[no-
         assert run.last_sequence == events[-1].sequence
 
     asyncio.run(asyncio.wait_for(scenario(), 120))
+
+
+def test_sigkill_between_a_runs_end_and_its_last_event_still_ends_every_stream(  # type: ignore[no-untyped-def]
+    start_server, dynamodb_endpoint: str,
+) -> None:
+    """The replica stores SUCCEEDED, loses the store before RUN_COMPLETED, and is killed.
+
+    Nothing resumes a run that has ended, so only a reader can store its last
+    event: a stream opened on another replica gets RUN_COMPLETED once the
+    dead replica's lease has run out, and ends.
+    """
+    table = f"scout-e2e-{uuid.uuid4().hex[:10]}"
+    cut = threading.Event()
+
+    def cut_before_last_event(operation: str, body: bytes) -> tuple[str | None, float] | None:
+        if operation == "PutItem" and b'"RUN_COMPLETED"' in body:
+            cut.set()
+        return (DROP, 0.0) if cut.is_set() else None
+
+    with FaultyProxy(dynamodb_endpoint, seed=0, fault_rate=0.0, outage_rate=0.0) as proxy:
+        proxy.rule = cut_before_last_event
+        a = ServerProcess(proxy.url, table, {"SCOUT_OFFLINE_DELAY_MS": "1",
+                                             "SCOUT_LEASE_SECONDS": "3"}).start()
+        try:
+            async def start_and_cut() -> tuple[str, str]:
+                async with AsyncScoutClient(a.address, token=TOKEN) as on_a:
+                    sid = await new_session(on_a)
+                    run_id = (await on_a.start_research(sid)).run_id
+                    assert await asyncio.to_thread(cut.wait, 60), "the run never ended"
+                    return sid, run_id
+
+            sid, run_id = asyncio.run(asyncio.wait_for(start_and_cut(), 90))
+            a.kill()
+        finally:
+            a.kill()
+    b = start_server({"SCOUT_HEARTBEAT_INTERVAL_S": "0.5"}, table_name=table)
+
+    async def stream_to_the_end() -> tuple[research_pb2.Run, list[Event]]:
+        async with AsyncScoutClient(b.address, token=TOKEN) as on_b:
+            run = await on_b.get_run(sid, run_id)
+            assert run.state == T.RUN_STATE_SUCCEEDED, run  # stored before the cut
+            return run, await follow(on_b, sid, run_id)
+
+    run, events = asyncio.run(asyncio.wait_for(stream_to_the_end(), 60))
+    sequences_ok(events)
+    assert events[-1].type == T.PROGRESS_EVENT_TYPE_RUN_COMPLETED
+    assert events[-1].sequence == len(events)
+    assert events[-1].display_message.startswith("Research completed"), events[-1]
+    assert [e.type for e in events].count(T.PROGRESS_EVENT_TYPE_RUN_COMPLETED) == 1
+    assert "stored the last event" in b.output()

@@ -17,17 +17,20 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 
 import pytest
 
 from scout_service.domain import (
     ALL_AGENTS,
+    AgentState,
     AgentStatus,
     EventType,
     ProgressEvent,
     ReportKind,
     Run,
     RunState,
+    run_ending,
 )
 from scout_service.errors import NotFound, ResourceExhausted, Unavailable
 from scout_service.progress import ProgressBroker, Subscription
@@ -751,3 +754,87 @@ async def test_random_breaks_and_resumes_deliver_every_event_exactly_once() -> N
     assert broker.active_streams == 0
     await eventually(lambda: broker.active_followers == 0)
     await broker.close()
+
+
+# -- a run that ended without its last event -------------------------------------------------
+
+
+class Clock:
+    """Wall time the test moves: lease expiry is judged on it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def ended_without_last_event(store: MemoryStore, broker: ProgressBroker, *,
+                                   lease_expires_at: float) -> tuple[FakeRun, Run]:
+    """A remote run whose replica stored SUCCEEDED (legal failed), then died before event 3."""
+    run = await new_run(store, broker, local=False)
+    await run.emit(publish=False)
+    await run.emit(publish=False)
+    stored = await store.get_run(run.session_id, run.run_id)
+    agents = tuple(
+        replace(a, state=AgentState.FAILED if a.kind is ReportKind.LEGAL else AgentState.SUCCEEDED)
+        for a in stored.agents
+    )
+    ended = await store.update_run(replace(
+        stored, state=RunState.SUCCEEDED, agents=agents, last_sequence=3, finished_at=time.time(),
+        lease_owner="dead-replica", lease_expires_at=lease_expires_at))
+    return run, ended
+
+
+async def test_a_run_whose_replica_died_before_its_last_event_still_ends_its_streams() -> None:
+    """The follower stores the missing RUN_COMPLETED once the dead replica's lease runs out."""
+    store, clock = MemoryStore(), Clock()
+    broker = ProgressBroker(store, poll_interval=0.01, heartbeat_interval=0.05, clock=clock)
+    run, ended = await ended_without_last_event(store, broker,
+                                                lease_expires_at=clock.now + 30)
+    stream = broker.subscribe(run.session_id, run.run_id)
+    assert seqs(await take(stream, 2)) == [1, 2]
+    await asyncio.sleep(0.3)  # several checks while the lease still holds: the owner may finish
+    assert broker.settled_endings == 0
+    assert (await store.last_event(run.session_id, run.run_id)).sequence == 2  # type: ignore[union-attr]
+
+    clock.now += 31  # the lease ran out: nobody will write event 3 but a reader
+    rest = await collect(stream)
+    assert seqs(rest) == [3]
+    assert rest[0].type is EventType.RUN_COMPLETED
+    assert (rest[0].type, rest[0].message, dict(rest[0].attributes)) == run_ending(ended)
+    assert rest[0].message.endswith("Missing: legal_report.")
+    assert broker.settled_endings == 1
+    stored = await store.read_events(run.session_id, run.run_id, after_sequence=0)
+    assert seqs(stored) == [1, 2, 3] and stored[-1] == rest[0]
+
+
+async def test_settling_an_ending_stored_meanwhile_changes_nothing() -> None:
+    """The owner (or another replica) stored the event between the check and the write."""
+    store = MemoryStore()
+    broker = ProgressBroker(store, poll_interval=0.01, heartbeat_interval=QUIET)
+    run, ended = await ended_without_last_event(store, broker, lease_expires_at=0.0)
+    owners = run.make(3, terminal=True)
+    real_last_event = store.last_event
+
+    async def last_event_then_owner_writes(session_id: str, run_id: str) -> ProgressEvent | None:
+        latest = await real_last_event(session_id, run_id)
+        await store.append_event(owners)  # lands before the settling write
+        return latest
+
+    store.last_event = last_event_then_owner_writes  # type: ignore[method-assign]
+    await broker._settle_ending(ended)
+    assert broker.settled_endings == 0
+    stored = await store.read_events(run.session_id, run.run_id, after_sequence=0)
+    assert stored[-1] == owners and seqs(stored) == [1, 2, 3]
+
+
+async def test_a_run_ending_on_this_replica_is_left_to_its_runner() -> None:
+    """A local run's runner is still retrying its last event: the broker writes nothing."""
+    store = MemoryStore()
+    broker = ProgressBroker(store, poll_interval=0.01, heartbeat_interval=QUIET)
+    run, ended = await ended_without_last_event(store, broker, lease_expires_at=0.0)
+    broker.mark_local(run.session_id, run.run_id)
+    await broker._settle_ending(ended)
+    assert broker.settled_endings == 0
+    assert (await store.last_event(run.session_id, run.run_id)).sequence == 2  # type: ignore[union-attr]
