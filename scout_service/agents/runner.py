@@ -216,6 +216,26 @@ class _LocalRun:
         self.stop_requested.set()
 
 
+def _keep_threads_untraced() -> None:
+    """Undo strands' OpenTelemetry patch of ``threading`` while nothing records traces.
+
+    strands' first ``Agent`` wraps ``Thread.start``/``run`` and
+    ``ThreadPoolExecutor.submit`` process-wide (``ThreadingInstrumentor``) so
+    trace context follows work into threads. Scout installs no tracer
+    provider, so there is no context to carry, and the wrapper would add a few
+    µs to every DynamoDB call (each runs on a pool) from the first research run
+    on. A process given a real provider (``opentelemetry-instrument``) keeps it.
+    """
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.threading import ThreadingInstrumentor
+    from strands.telemetry.tracer import get_tracer
+
+    get_tracer()  # where strands instruments threading, once per process
+    if isinstance(trace.get_tracer_provider(),
+                  trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        ThreadingInstrumentor().uninstrument()
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
@@ -241,6 +261,7 @@ class ResearchRunner:
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Wire the runner; ``start()`` begins lease renewal and the resume scan."""
+        _keep_threads_untraced()
         self._store = store
         self._broker = broker
         self._model_factory = model_factory

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -519,3 +521,36 @@ async def test_a_last_event_stored_by_another_replica_counts_as_stored(
     assert "stored by another replica" in caplog.text
     assert "run succeeded" in caplog.text and "taken over" not in caplog.text
     await runner.shutdown(1)
+
+
+def _wrapped(fn: Any) -> bool:
+    return hasattr(fn, "__wrapped__")  # how wrapt's patches show
+
+
+async def test_research_leaves_threads_and_pools_unpatched_without_a_tracer() -> None:
+    """strands' first Agent patches threading for OpenTelemetry; the runner undoes it."""
+    store, sink = MemoryStore(), RecordingSink()
+    session = await new_session(store)
+    runner = make_runner(store, sink)
+    run = await runner.start_research(session, request_id="untraced", file_names=[])
+    assert (await wait_terminal(store, run)).state is RunState.SUCCEEDED
+    assert not _wrapped(ThreadPoolExecutor.submit)
+    assert not _wrapped(threading.Thread.start) and not _wrapped(threading.Thread.run)
+    await runner.shutdown(1)
+
+
+def test_a_process_with_a_tracer_provider_keeps_the_patch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.threading import ThreadingInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from scout_service.agents.runner import _keep_threads_untraced
+
+    monkeypatch.setattr(trace, "get_tracer_provider", TracerProvider)
+    ThreadingInstrumentor().instrument()
+    try:
+        _keep_threads_untraced()
+        assert _wrapped(ThreadPoolExecutor.submit)
+    finally:
+        ThreadingInstrumentor().uninstrument()
+    assert not _wrapped(ThreadPoolExecutor.submit)
