@@ -87,8 +87,6 @@ def limits_of(settings: Settings) -> Limits:
     return Limits(
         default_ttl_seconds=settings.session_ttl_seconds,
         max_ttl_seconds=settings.max_session_ttl_seconds,
-        max_session_bytes=int(settings.max_session_mb * 1024 * 1024),
-        max_files_per_session=settings.max_files_per_session,
         max_runs_per_session_per_hour=settings.max_runs_per_session_per_hour,
     )
 

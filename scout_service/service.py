@@ -34,7 +34,7 @@ from scout_service.errors import (
     ResourceExhausted,
     session_not_found,
 )
-from scout_service.store.base import Store, every_item
+from scout_service.store.base import Store
 
 
 class Runner(Protocol):
@@ -64,8 +64,6 @@ class Limits:
 
     default_ttl_seconds: int = 24 * 3600
     max_ttl_seconds: int = 7 * 24 * 3600
-    max_session_bytes: int = 100 * 1024 * 1024
-    max_files_per_session: int = 20
     max_runs_per_session_per_hour: int = 10
 
 
@@ -174,39 +172,12 @@ class ScoutService:
         declared_size: int | None,
         chunks: AsyncIterable[bytes],
     ) -> FileInfo:
-        """Store a file after checking the session's file-count and byte limits."""
+        """Store a file; the store enforces the session's file-count and byte limits."""
         # put_file itself checks that the session is live.
         await self._check_access(p, session_id, write=True)
-        existing = await self._all_files(session_id)
-        replacing = next((f for f in existing if f.name == name), None)
-        if replacing is None and len(existing) >= self.limits.max_files_per_session:
-            raise ResourceExhausted(
-                f"the session already holds {len(existing)} files, the limit "
-                f"(SCOUT_MAX_FILES_PER_SESSION) is {self.limits.max_files_per_session}",
-                reason="TOO_MANY_FILES",
-                metadata={"limit": "SCOUT_MAX_FILES_PER_SESSION"},
-            )
-        used = sum(f.size for f in existing) - (replacing.size if replacing else 0)
-        room = self.limits.max_session_bytes - used
-        if declared_size is not None and declared_size > room:
-            raise _session_bytes_exceeded(self.limits.max_session_bytes)
-
-        async def bounded() -> AsyncIterator[bytes]:
-            total = 0
-            async for chunk in chunks:
-                total += len(chunk)
-                if total > room:
-                    raise _session_bytes_exceeded(self.limits.max_session_bytes)
-                yield chunk
-
         return await self.store.put_file(
-            session_id, name, content_type, bounded(), declared_size=declared_size
+            session_id, name, content_type, chunks, declared_size=declared_size
         )
-
-    async def _all_files(self, session_id: str) -> list[FileInfo]:
-        pages = every_item(lambda token: self.store.list_files(
-            session_id, page_size=1000, page_token=token))
-        return [info async for info in pages]
 
     async def list_files(
         self, p: Principal, session_id: str, page_size: int, page_token: str | None
@@ -350,12 +321,3 @@ class ScoutService:
         return self.broker.subscribe(
             session_id, run_id, after_sequence=after_sequence, principal=p.name
         )
-
-
-def _session_bytes_exceeded(limit: int) -> ResourceExhausted:
-    return ResourceExhausted(
-        f"the session's files would exceed {limit / 1024 / 1024:g} MB in total "
-        "(SCOUT_MAX_SESSION_MB)",
-        reason="SESSION_TOO_LARGE",
-        metadata={"limit": "SCOUT_MAX_SESSION_MB"},
-    )

@@ -118,6 +118,11 @@ def attr_key(plain: Mapping[str, str]) -> Item:
 # -- sessions ---------------------------------------------------------------------------
 
 
+# Session attributes: how many files it holds and their bytes in all.
+FILE_COUNT = "file_count"
+FILE_BYTES = "file_bytes"
+
+
 def session_item(session: Session, *, idem: tuple[str, str] | None = None) -> Item:
     """The SESSION item; ``idem`` is the key of its CreateSession record."""
     item: Item = {
@@ -128,6 +133,9 @@ def session_item(session: Session, *, idem: tuple[str, str] | None = None) -> It
         "ttl": n(session.expires_at),
         "gsi1pk": s(keys.owner_pk(session.owner)),
         "gsi1sk": s(keys.session_gsi_sk(session.created_at, session.session_id)),
+        # What its files add up to, kept by every file commit (the per-session limits).
+        FILE_COUNT: n(0),
+        FILE_BYTES: n(0),
     }
     if session.latest_run_id is not None:
         item["latest_run_id"] = s(session.latest_run_id)

@@ -177,6 +177,26 @@ def file_too_large(name: str, limit: int) -> ResourceExhausted:
     )
 
 
+def too_many_files(held: int, limit: int) -> ResourceExhausted:
+    """The error for a new file in a session that holds ``StoreLimits.max_files_per_session``."""
+    return ResourceExhausted(
+        f"the session already holds {held} files, the limit "
+        f"(SCOUT_MAX_FILES_PER_SESSION) is {limit}",
+        reason="TOO_MANY_FILES",
+        metadata={"limit": "SCOUT_MAX_FILES_PER_SESSION"},
+    )
+
+
+def session_too_large(limit: int) -> ResourceExhausted:
+    """The error for files adding up to more than ``StoreLimits.max_session_bytes``."""
+    return ResourceExhausted(
+        f"the session's files would exceed {limit / 1024 / 1024:g} MB in total "
+        "(SCOUT_MAX_SESSION_MB)",
+        reason="SESSION_TOO_LARGE",
+        metadata={"limit": "SCOUT_MAX_SESSION_MB"},
+    )
+
+
 def report_too_large(kind: str, size: int, limit: int) -> ResourceExhausted:
     """The error for a report over ``StoreLimits.max_report_bytes``."""
     return ResourceExhausted(

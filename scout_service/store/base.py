@@ -36,6 +36,7 @@ from scout_service.domain import (
     Run,
     Session,
 )
+from scout_service.store import _keys as keys
 
 T = TypeVar("T")
 
@@ -54,7 +55,7 @@ async def every_item(list_page: Callable[[str | None], Awaitable[Page[T]]]) -> A
 
 @dataclass(frozen=True)
 class StoreLimits:
-    """Size limits the store enforces before it writes anything."""
+    """Size limits the store enforces before it writes anything (and again as it commits)."""
 
     # Largest uploaded file, in bytes (issue: 25 MB by default).
     max_file_bytes: int = 25 * 1024 * 1024
@@ -65,6 +66,20 @@ class StoreLimits:
     chunk_bytes: int = 350 * 1000
     # Longest TTL a session may be given or extended to, in seconds.
     max_ttl_seconds: int = 7 * 24 * 3600
+    # Files a session may hold, and their bytes in all (new versions replace old ones).
+    max_files_per_session: int = 20
+    max_session_bytes: int = 100 * 1024 * 1024
+
+    def file_room(self, *, held: int, used: int, replaced: int | None) -> int:
+        """Bytes a file may have in a session holding ``held`` files of ``used`` bytes.
+
+        ``replaced`` is the size of the version it replaces (``None``: a new
+        name, which needs a free slot: ``TOO_MANY_FILES`` otherwise). A
+        negative result means the session is already over its bytes limit.
+        """
+        if replaced is None and held >= self.max_files_per_session:
+            raise keys.too_many_files(held, self.max_files_per_session)
+        return self.max_session_bytes - used + (replaced or 0)
 
 
 class Store(abc.ABC):
@@ -129,7 +144,10 @@ class Store(abc.ABC):
 
         ``ResourceExhausted`` before any write when ``declared_size`` exceeds
         ``limits.max_file_bytes``, and as soon as the streamed bytes do (what
-        was written is removed; the previous version stays readable).
+        was written is removed; the previous version stays readable). The
+        same for a new file when the session holds ``max_files_per_session``
+        (``TOO_MANY_FILES``) and for bytes past ``max_session_bytes`` in all
+        (``SESSION_TOO_LARGE``); these hold for concurrent uploads too.
         ``NotFound`` if the session is not live.
         """
 

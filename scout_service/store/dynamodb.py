@@ -24,13 +24,14 @@ import uuid
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Coroutine,
     Mapping,
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
@@ -67,7 +68,7 @@ from scout_service.store._access import (
     make_client,
     prefix_query,
 )
-from scout_service.store.base import Store, StoreLimits
+from scout_service.store.base import Store, StoreLimits, every_item
 from scout_service.store.table import DEFAULT_TABLE_NAME, GSI_NAME, check_table, create_table
 
 if TYPE_CHECKING:
@@ -77,12 +78,28 @@ __all__ = ["DynamoStore", "make_client"]
 
 # How often a write re-reads and retries after losing a race it can resolve.
 WRITE_ATTEMPTS = 5
+# What an upload reads first: the session's ttl and file counters, the old version's blob.
+_FILE_REF = (*codec.BLOB_REF, "size", codec.FILE_COUNT, codec.FILE_BYTES)
 # Read timeout of a health probe (one attempt, no retries).
 PROBE_TIMEOUT_S = 2.0
 # Chunk writes of one upload that run while its next pieces are received
 # (memory: this many chunks plus the re-cut buffer). Measured on 10 MB: 2 is
 # ~20% faster than writing one at a time; 3 or 4 gain nothing more.
 UPLOAD_WRITES_IN_FLIGHT = 2
+
+
+@dataclass(frozen=True)
+class _FileUsage:
+    """A session's files: how many, their bytes, and whether its item counts them yet."""
+
+    held: int
+    used: int
+    counted: bool
+
+    def room(self, limits: StoreLimits, replacing: Item | None) -> int:
+        """Bytes a file replacing ``replacing`` (``None``: a new name) may have."""
+        size = codec.get_i(replacing, "size", 0) if replacing is not None else None
+        return limits.file_room(held=self.held, used=self.used, replaced=size)
 
 
 class _ChunkWrites:
@@ -502,6 +519,9 @@ class DynamoStore(TableAccess, Store):
         *,
         chunks: Sequence[Item],
         extra: Callable[[int], list[dict[str, Any]]] = lambda _ttl: [],
+        guard: Callable[[int, Item | None], dict[str, Any]] | None = None,
+        refused: Callable[[Item | None], Awaitable[None]] | None = None,
+        ref: Sequence[str] = codec.BLOB_REF,
     ) -> tuple[Item | None, int]:
         """Write a blob's metadata item (chunks already written) and return the old one.
 
@@ -509,10 +529,17 @@ class DynamoStore(TableAccess, Store):
         replacements each learn which version they superseded (and delete its
         chunks, none leak). If the session's ttl moved meanwhile, the new
         chunks follow it and the commit is retried.
+
+        ``guard(ttl, old)`` is the transaction's session item (default: the
+        session is live with ``ttl``); when it fails with the ttl unchanged,
+        ``refused(old)`` raises what it refused, or returns to retry. ``ref``:
+        the attributes of ``old`` to read again after a concurrent replace.
         """
         for attempt in range(WRITE_ATTEMPTS):
             item = build(ttl)
             more = extra(ttl)
+            session_item = (guard(ttl, old) if guard is not None
+                            else self._session_check(session_id, ttl))
             if old is None:
                 condition: dict[str, Any] = {
                     "ConditionExpression": "attribute_not_exists(sk)",
@@ -526,7 +553,7 @@ class DynamoStore(TableAccess, Store):
                 await self._run(
                     self._client.transact_write_items,
                     TransactItems=[
-                        self._session_check(session_id, ttl),
+                        session_item,
                         {"Put": {"TableName": self.table_name, "Item": item, **condition}},
                         *more,
                     ],
@@ -536,6 +563,8 @@ class DynamoStore(TableAccess, Store):
                 if cancelled.collided:
                     await backoff(attempt)
                     continue
+                if cancelled.failed(1):
+                    old = await self._get_raw(session_id, sk, ref)
                 if cancelled.failed(0):
                     new_ttl = await self._live_ttl(session_id)  # NotFound when gone
                     if new_ttl != ttl:
@@ -543,8 +572,8 @@ class DynamoStore(TableAccess, Store):
                         await self._fan_out(
                             [functools.partial(self._set_ttl, k, ttl) for k in chunks]
                         )
-                if cancelled.failed(1):
-                    old = await self._get_raw(session_id, sk, codec.BLOB_REF)
+                    elif refused is not None:
+                        await refused(old)
                 if any(cancelled.failed(i) for i in range(2, 2 + len(more))):
                     raise
                 if not cancelled.failed(0) and not cancelled.failed(1):
@@ -623,17 +652,22 @@ class DynamoStore(TableAccess, Store):
         cleanup starts.
         """
         limit = self.limits.max_file_bytes
-        if declared_size is not None and declared_size > limit:
-            raise keys.file_too_large(name, limit)
         sk = keys.file_sk(name)
         found = await self._batch_get(
-            [(session_id, keys.SESSION_SK), (session_id, sk)], codec.BLOB_REF
+            [(session_id, keys.SESSION_SK), (session_id, sk)], _FILE_REF
         )
         session = found.get((session_id, keys.SESSION_SK))
         if session is None or not keys.is_live(codec.ttl_of(session), self._clock()):
             raise session_not_found(session_id)
         ttl = codec.get_i(session, "ttl")
         old = found.get((session_id, sk))
+        usage = await self._file_usage(session_id, session)
+        room = usage.room(self.limits, old)
+        # The session's limit first: a file that would pass both fits nowhere here.
+        if declared_size is not None and declared_size > room:
+            raise keys.session_too_large(self.limits.max_session_bytes)
+        if declared_size is not None and declared_size > limit:
+            raise keys.file_too_large(name, limit)
 
         blob_id = uuid.uuid4().hex
         commit: asyncio.Future[tuple[Item | None, int]] | None = None
@@ -646,6 +680,8 @@ class DynamoStore(TableAccess, Store):
         try:
             async for piece in chunks:
                 size += len(piece)
+                if size > room:
+                    raise keys.session_too_large(self.limits.max_session_bytes)
                 if size > limit:
                     raise keys.file_too_large(name, limit)
                 digest.update(piece)
@@ -687,9 +723,24 @@ class DynamoStore(TableAccess, Store):
                     ),
                 }
 
-            commit = asyncio.ensure_future(
-                self._commit_blob(session_id, sk, build, old, ttl, chunks=written)
-            )
+            def counted(item_ttl: int, replacing: Item | None) -> dict[str, Any]:
+                return self._count_file(session_id, item_ttl, usage, replacing, size)
+
+            async def refused(replacing: Item | None) -> None:
+                # The session's files changed since it was read: read them
+                # again, and refuse this one if it no longer fits.
+                nonlocal usage
+                fresh = await self._get(session_id, keys.SESSION_SK, _FILE_REF)
+                if fresh is None:
+                    raise session_not_found(session_id)
+                usage = await self._file_usage(session_id, fresh)
+                if size > usage.room(self.limits, replacing):
+                    raise keys.session_too_large(self.limits.max_session_bytes)
+
+            commit = asyncio.ensure_future(self._commit_blob(
+                session_id, sk, build, old, ttl, chunks=written,
+                guard=counted, refused=refused, ref=_FILE_REF,
+            ))
             old, _ = await asyncio.shield(commit)
         except BaseException:
 
@@ -702,6 +753,60 @@ class DynamoStore(TableAccess, Store):
             raise
         await self._drop_old_version(session_id, old, f"file {name!r}")
         return info
+
+    async def _file_usage(self, session_id: str, session: Item) -> _FileUsage:
+        """How many files the session holds and their bytes, from its counters.
+
+        A session created before the counters existed is counted once from
+        its listing; its first commit then stores the counters.
+        """
+        if codec.FILE_COUNT in session:
+            return _FileUsage(codec.get_i(session, codec.FILE_COUNT),
+                              codec.get_i(session, codec.FILE_BYTES), counted=True)
+        held = used = 0
+        async for info in every_item(
+            lambda token: self.list_files(session_id, page_size=1000, page_token=token)
+        ):
+            held, used = held + 1, used + info.size
+        return _FileUsage(held, used, counted=False)
+
+    def _count_file(self, session_id: str, ttl: int, usage: _FileUsage,
+                    replacing: Item | None, size: int) -> dict[str, Any]:
+        """The commit's session item: live with ``ttl``, room for the file, and it counted.
+
+        The room is checked by DynamoDB against the counters as they are when
+        the transaction applies, so concurrent uploads cannot together pass
+        a limit each of them alone respects.
+        """
+        added = 0 if replacing is not None else 1
+        grown = size - (codec.get_i(replacing, "size", 0) if replacing is not None else 0)
+        values: dict[str, Any] = {":ttl": codec.n(ttl), ":now": codec.n(self._clock())}
+        condition = "attribute_exists(sk) AND #ttl = :ttl AND #ttl > :now"
+        if usage.counted:
+            update = "SET #count = #count + :added, #bytes = #bytes + :grown"
+            condition += " AND #count <= :count_room AND #bytes <= :bytes_room"
+            values.update({
+                ":added": codec.n(added), ":grown": codec.n(grown),
+                ":count_room": codec.n(self.limits.max_files_per_session - added),
+                ":bytes_room": codec.n(self.limits.max_session_bytes - grown),
+            })
+        else:  # the first commit since counters exist: store them, once
+            update = "SET #count = :count, #bytes = :bytes"
+            condition += " AND attribute_not_exists(#count)"
+            values.update({":count": codec.n(usage.held + added),
+                           ":bytes": codec.n(usage.used + grown)})
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": self._key(session_id, keys.SESSION_SK),
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {
+                    "#ttl": "ttl", "#count": codec.FILE_COUNT, "#bytes": codec.FILE_BYTES,
+                },
+                "ExpressionAttributeValues": values,
+            }
+        }
 
     async def get_file(self, session_id: str, name: str) -> FileInfo:
         """See ``Store.get_file``."""

@@ -197,19 +197,26 @@ class MemoryStore(Store):
     ) -> FileInfo:
         """See ``Store.put_file``."""
         limit = self.limits.max_file_bytes
+        with self._lock:
+            room = self._file_room(self._require(session_id), name)
+        if declared_size is not None and declared_size > room:
+            raise keys.session_too_large(self.limits.max_session_bytes)
         if declared_size is not None and declared_size > limit:
             raise keys.file_too_large(name, limit)
-        with self._lock:
-            self._require(session_id)
         digest = hashlib.sha256()
         buffer = bytearray()
         async for chunk in chunks:
+            if len(buffer) + len(chunk) > room:
+                raise keys.session_too_large(self.limits.max_session_bytes)
             if len(buffer) + len(chunk) > limit:
                 raise keys.file_too_large(name, limit)
             digest.update(chunk)
             buffer += chunk
         with self._lock:
             data = self._require(session_id)
+            # Again, atomically: other uploads may have landed meanwhile.
+            if len(buffer) > self._file_room(data, name):
+                raise keys.session_too_large(self.limits.max_session_bytes)
             info = FileInfo(
                 session_id=session_id,
                 name=name,
@@ -220,6 +227,15 @@ class MemoryStore(Store):
             )
             data.files[name] = (info, bytes(buffer))
             return info
+
+    def _file_room(self, data: _SessionData, name: str) -> int:
+        """``StoreLimits.file_room`` for ``name`` in this session (call holding the lock)."""
+        replaced = data.files.get(name)
+        return self.limits.file_room(
+            held=len(data.files),
+            used=sum(info.size for info, _ in data.files.values()),
+            replaced=replaced[0].size if replaced is not None else None,
+        )
 
     async def get_file(self, session_id: str, name: str) -> FileInfo:
         """See ``Store.get_file``."""

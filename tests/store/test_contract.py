@@ -593,6 +593,74 @@ async def test_file_limits(store: Any, store_limits: Any) -> None:
     assert info.size == limit
 
 
+async def test_session_file_count_and_bytes_limits(store: Any) -> None:
+    store.limits = replace(store.limits, max_files_per_session=3, max_session_bytes=250_000)
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    for name in ("a", "b", "c"):
+        await store.put_file(sid, name, "text/plain", stream([name.encode() * 50_000]))
+    with pytest.raises(ResourceExhausted) as caught:
+        await store.put_file(sid, "d", "text/plain", stream([b"d"]))
+    assert caught.value.reason == "TOO_MANY_FILES"
+    assert "SCOUT_MAX_FILES_PER_SESSION" in caught.value.message
+    await store.put_file(sid, "b", "text/plain", stream([b"B" * 100_000]))  # a new version fits
+
+    consumed = []
+
+    async def watched() -> AsyncIterator[bytes]:
+        consumed.append(True)
+        yield b"x"
+
+    # 200 KB held of 250 KB: "c" (50 KB) may grow to 100 KB, not one byte more.
+    with pytest.raises(ResourceExhausted) as caught:
+        await store.put_file(sid, "c", "text/plain", watched(), declared_size=100_001)
+    assert caught.value.reason == "SESSION_TOO_LARGE" and consumed == []
+    with pytest.raises(ResourceExhausted) as caught:
+        await store.put_file(sid, "c", "text/plain", stream(split(b"C" * 100_001, 40_000)))
+    assert caught.value.reason == "SESSION_TOO_LARGE"
+    assert (await store.read_file(sid, "c"))[1] == b"c" * 50_000  # the old version stays
+    await store.put_file(sid, "c", "text/plain", stream(split(b"C" * 100_000, 40_000)))
+    listed = (await store.list_files(sid, page_size=10)).items
+    assert [(f.name, f.size) for f in listed] == [("a", 50_000), ("b", 100_000),
+                                                 ("c", 100_000)]
+
+
+async def _racing_uploads(store: Any, sid: str, names: list[str], size: int
+                          ) -> tuple[list[str], list[str]]:
+    """Upload ``names`` at once, each in several pieces; which landed, which were refused."""
+    async def pieces(name: str) -> AsyncIterator[bytes]:
+        for _ in range(4):
+            await asyncio.sleep(0)  # let the uploads interleave
+            yield name.encode()[:1] * (size // 4)
+
+    results = await asyncio.gather(
+        *(store.put_file(sid, n, "application/octet-stream", pieces(n)) for n in names),
+        return_exceptions=True,
+    )
+    refused = [n for n, r in zip(names, results, strict=True) if isinstance(r, ResourceExhausted)]
+    others = [r for r in results if isinstance(r, BaseException)
+              and not isinstance(r, ResourceExhausted)]
+    assert others == []
+    return [n for n in names if n not in refused], refused
+
+
+async def test_concurrent_uploads_cannot_pass_the_session_limits(store: Any) -> None:
+    """Each upload alone fits when it starts; together they must not exceed the limits."""
+    store.limits = replace(store.limits, max_files_per_session=3, max_session_bytes=10**9)
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    landed, refused = await _racing_uploads(store, sid, [f"f{i}" for i in range(8)], 200_000)
+    assert len(landed) == 3 and len(refused) == 5
+    listed = (await store.list_files(sid, page_size=10)).items
+    assert sorted(f.name for f in listed) == sorted(landed)
+    for name in landed:
+        assert (await store.read_file(sid, name))[1] == name.encode()[:1] * 200_000
+
+    store.limits = replace(store.limits, max_files_per_session=100, max_session_bytes=1_000_000)
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    landed, refused = await _racing_uploads(store, sid, [f"g{i}" for i in range(6)], 300_000)
+    assert len(landed) == 3 and len(refused) == 3  # 3 x 300 KB fit in 1 MB, a fourth does not
+    assert sum(f.size for f in (await store.list_files(sid, page_size=10)).items) == 900_000
+
+
 async def test_report_limit(store: Any, store_limits: Any) -> None:
     sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
     too_big = "y" * (store_limits.max_report_bytes + 1)

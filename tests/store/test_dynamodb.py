@@ -255,6 +255,57 @@ async def test_oversized_stream_removes_its_chunks(
         await store.close()
 
 
+async def test_uploads_refused_by_the_session_limits_leave_no_chunks_and_exact_counters(
+    dynamo_client: Any, dynamo_table: str, clock: Any
+) -> None:
+    """Racing chunked uploads: the refused ones' chunks are gone, the counters match the files."""
+    limits = StoreLimits(chunk_bytes=100_000, max_files_per_session=2, max_session_bytes=10**9)
+    store = DynamoStore(dynamo_client, table_name=dynamo_table, limits=limits, clock=clock)
+    try:
+        sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+        names = [f"f{i}.bin" for i in range(6)]
+        results = await asyncio.gather(
+            *(store.put_file(sid, n, "application/octet-stream", stream(n.encode() * 100_000,
+                                                                         60_000))
+              for n in names),
+            return_exceptions=True)
+        refused = [r for r in results if isinstance(r, BaseException)]
+        assert len(refused) == 4 and all(getattr(r, "reason", "") == "TOO_MANY_FILES"
+                                         for r in refused), refused
+        files = (await store.list_files(sid, page_size=10)).items
+        items = raw_items(dynamo_client, dynamo_table, sid)
+        chunks = [i for i in items if i["sk"]["S"].startswith("BLOB#")]
+        session = next(i for i in items if i["sk"]["S"] == "SESSION")
+        assert len(chunks) == sum(-(-f.size // 100_000) for f in files)  # no orphans
+        assert session["file_count"] == {"N": "2"}
+        assert session["file_bytes"] == {"N": str(sum(f.size for f in files))}
+    finally:
+        await store.close()
+
+
+async def test_a_session_from_before_the_counters_is_counted_from_its_files(
+    dynamo_client: Any, dynamo_table: str, clock: Any
+) -> None:
+    limits = StoreLimits(max_files_per_session=3)
+    store = DynamoStore(dynamo_client, table_name=dynamo_table, limits=limits, clock=clock)
+    try:
+        sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+        for name in ("a", "b"):
+            await store.put_file(sid, name, "text/plain", stream(b"12345", 5))
+        dynamo_client.update_item(  # what a session written by an older Scout looks like
+            TableName=dynamo_table, Key={"session_id": {"S": sid}, "sk": {"S": "SESSION"}},
+            UpdateExpression="REMOVE file_count, file_bytes")
+        await store.put_file(sid, "c", "text/plain", stream(b"1234567", 7))
+        with pytest.raises(Exception) as caught:
+            await store.put_file(sid, "d", "text/plain", stream(b"1", 1))
+        assert getattr(caught.value, "reason", None) == "TOO_MANY_FILES"
+        session = next(i for i in raw_items(dynamo_client, dynamo_table, sid)
+                       if i["sk"]["S"] == "SESSION")
+        assert (session["file_count"], session["file_bytes"]) == ({"N": "3"}, {"N": "17"})
+    finally:
+        await store.close()
+
+
 async def test_concurrent_run_updates_exactly_one_wins(dstore: DynamoStore, clock: Any) -> None:
     sid = (await dstore.create_session(owner="alice", ttl_seconds=DAY)).session_id
     run = await dstore.create_run(make_run(sid, "run-1", clock()))

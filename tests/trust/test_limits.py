@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -118,6 +119,29 @@ def test_files_per_session_limit(alice: Api) -> None:
     alice.upload(sid, "f0.md", b"# file 0, second version\n")  # a replacement is not a new file
     files = alice.call("ListFiles", session_pb2.ListFilesRequest(session_id=sid)).files
     assert sorted(f.file_name for f in files) == [f"f{i}.md" for i in range(MAX_FILES)]
+
+
+def test_concurrent_uploads_stop_at_the_session_limits(alice: Api) -> None:
+    """Uploads that each fit when they start may not pass a limit together."""
+    sid = alice.create_session()
+    names = [f"c{i}.bin" for i in range(2 * MAX_FILES)]
+    with ThreadPoolExecutor(len(names)) as pool:
+        outcomes = list(pool.map(lambda n: outcome(lambda: alice.upload(
+            sid, n, blob(100_000, len(n)), piece=10_000)), names))
+    landed = [n for n, o in zip(names, outcomes, strict=True) if o.ok]
+    assert len(landed) == MAX_FILES, outcomes
+    for refused in (o for o in outcomes if not o.ok):
+        exhausted(refused, "SCOUT_MAX_FILES_PER_SESSION", "TOO_MANY_FILES")
+    files = alice.call("ListFiles", session_pb2.ListFilesRequest(session_id=sid)).files
+    assert sorted(f.file_name for f in files) == sorted(landed)
+
+    sid = alice.create_session()  # bytes: three of 400 KB, 1 MB in all
+    names = [f"d{i}.bin" for i in range(3)]
+    with ThreadPoolExecutor(len(names)) as pool:
+        outcomes = list(pool.map(lambda n: outcome(lambda: alice.upload(
+            sid, n, blob(400 * 1024, len(n)), piece=32 * 1024)), names))
+    assert sum(o.ok for o in outcomes) == 2, outcomes
+    exhausted(next(o for o in outcomes if not o.ok), "SCOUT_MAX_SESSION_MB", "SESSION_TOO_LARGE")
 
 
 def test_report_size_limit(alice: Api) -> None:
