@@ -165,6 +165,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_TLS_CLIENT_CA_FILE",), "tls_client_ca_file", "", _opt_str,
            "PEM CA for client certificates: enables mTLS; the principal is the certificate's "
            "subject CN.", "auth"),
+    Option(("SCOUT_HEALTHCHECK_CERT_FILE",), "healthcheck_cert_file", "", _opt_str,
+           "PEM client certificate the container's health probe presents to an mTLS "
+           "listener (default: SCOUT_TLS_CERT_FILE, fine when the client CA issued it for "
+           "client use too).", "auth"),
+    Option(("SCOUT_HEALTHCHECK_KEY_FILE",), "healthcheck_key_file", "", _opt_str,
+           "PEM private key of SCOUT_HEALTHCHECK_CERT_FILE.", "auth"),
     # -- limits
     Option(("SCOUT_MAX_FILE_MB",), "max_file_mb", "25", _float(0.001, 1024),
            "Largest uploaded file.", "limits"),
@@ -266,6 +272,8 @@ class Settings:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_client_ca_file: str | None = None
+    healthcheck_cert_file: str | None = None
+    healthcheck_key_file: str | None = None
     max_file_mb: float = 25
     max_session_mb: float = 100
     max_files_per_session: int = 20
@@ -396,10 +404,15 @@ def _check(s: Settings) -> None:
         raise ConfigError("SCOUT_TLS_CERT_FILE and SCOUT_TLS_KEY_FILE must be set together")
     if s.tls_client_ca_file and not s.tls_cert_file:
         raise ConfigError("SCOUT_TLS_CLIENT_CA_FILE: mTLS needs SCOUT_TLS_CERT_FILE too")
+    if bool(s.healthcheck_cert_file) != bool(s.healthcheck_key_file):
+        raise ConfigError(
+            "SCOUT_HEALTHCHECK_CERT_FILE and SCOUT_HEALTHCHECK_KEY_FILE must be set together")
     for path_field, var in (("auth_tokens_file", "SCOUT_AUTH_TOKENS_FILE"),
                             ("tls_cert_file", "SCOUT_TLS_CERT_FILE"),
                             ("tls_key_file", "SCOUT_TLS_KEY_FILE"),
-                            ("tls_client_ca_file", "SCOUT_TLS_CLIENT_CA_FILE")):
+                            ("tls_client_ca_file", "SCOUT_TLS_CLIENT_CA_FILE"),
+                            ("healthcheck_cert_file", "SCOUT_HEALTHCHECK_CERT_FILE"),
+                            ("healthcheck_key_file", "SCOUT_HEALTHCHECK_KEY_FILE")):
         path = getattr(s, path_field)
         if path and not Path(path).is_file():
             raise ConfigError(f"{var}: no such file {path!r}")

@@ -8,6 +8,8 @@ required and its subject CN is the principal when no token is sent).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -171,3 +173,45 @@ def test_mtls_refuses_clients_without_a_trusted_certificate(mtls_server: ServerP
     with _client(mtls_server, root_certificates=pki.ca, client_certificate=pki.alice) as alice:
         alice.create_session()
     assert _calls_answered(mtls_server) == handled + 1
+
+
+# -- the container's health probe -----------------------------------------------------------
+
+
+def _probe(server: ServerProcess, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m scout_service.healthcheck`` with the server's own settings (+ ``env``).
+
+    (The server listens on port 0, a port of its choosing: the probe is told which.)
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "scout_service.healthcheck"],
+        env={**server.env, "SCOUT_LISTEN_ADDRESS": server.address, **env},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_health_probe_over_tls(tls_server: ServerProcess) -> None:
+    probe = _probe(tls_server)
+    assert (probe.returncode, probe.stdout.strip()) == (0, "SERVING"), probe.stderr
+
+
+def test_health_probe_over_mtls_presents_its_client_certificate(
+    mtls_server: ServerProcess, pki: Pki, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "probe.pem", tmp_path / "probe.key"
+    cert.write_bytes(pki.alice[0])
+    key.write_bytes(pki.alice[1])
+    probe = _probe(mtls_server, SCOUT_HEALTHCHECK_CERT_FILE=str(cert),
+                   SCOUT_HEALTHCHECK_KEY_FILE=str(key))
+    assert (probe.returncode, probe.stdout.strip()) == (0, "SERVING"), probe.stderr
+
+    # By default it presents the server's own certificate, which this CA issued for
+    # servers only: refused, and the message says what to set.
+    default = _probe(mtls_server)
+    assert default.returncode == 1
+    assert "SCOUT_HEALTHCHECK_CERT_FILE" in default.stderr, default.stderr
+    cert.write_bytes(pki.forged_alice[0])
+    key.write_bytes(pki.forged_alice[1])
+    forged = _probe(mtls_server, SCOUT_HEALTHCHECK_CERT_FILE=str(cert),
+                    SCOUT_HEALTHCHECK_KEY_FILE=str(key))
+    assert forged.returncode == 1 and "unhealthy: UNAVAILABLE" in forged.stderr

@@ -63,6 +63,9 @@ def test_aws_credentials_mean_real_dynamodb() -> None:
         ),
         ({"SCOUT_AUTH_TOKENS": "svc:nothex"}, "SCOUT_AUTH_TOKENS"),
         ({"SCOUT_TLS_CERT_FILE": "/nonexistent.pem"}, "SCOUT_TLS"),
+        ({"SCOUT_HEALTHCHECK_CERT_FILE": __file__}, "SCOUT_HEALTHCHECK_KEY_FILE"),
+        ({"SCOUT_HEALTHCHECK_CERT_FILE": "/nonexistent.pem",
+          "SCOUT_HEALTHCHECK_KEY_FILE": __file__}, "SCOUT_HEALTHCHECK_CERT_FILE: no such file"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
