@@ -28,11 +28,12 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from scout_service import errors
 from scout_service.domain import EventType, ProgressEvent, Run, run_ending
 from scout_service.progress.follower import FollowSettings, RunChannel, follow, gap_free_prefix
+from scout_service.progress.shared_reads import SharedReads
 from scout_service.progress.subscriber import Subscriber, Subscription
 from scout_service.store.base import Store
 
@@ -101,6 +102,10 @@ class ProgressBroker:
         # Last events of ended runs stored here for a replica that died first.
         self.settled_endings = 0
         self._past_overflows = 0
+        # Streams of one run opening (or catching up) together share their reads.
+        self._runs: SharedReads[tuple[str, str], None, Run] = SharedReads(self._read_run)
+        self._replays: SharedReads[tuple[str, str], int, list[ProgressEvent]] = SharedReads(
+            self._read_events)
 
     # -- introspection ----------------------------------------------------------
 
@@ -207,6 +212,8 @@ class ProgressBroker:
         for task in followers:
             task.cancel()
         await asyncio.gather(*followers, return_exceptions=True)
+        await self._runs.close()
+        await self._replays.close()
 
     # -- internals ------------------------------------------------------------------
 
@@ -350,7 +357,7 @@ class ProgressBroker:
         """
         try:
             self._check(sub)
-            await self._store.get_run(sub.session_id, sub.run_id)  # NotFound propagates
+            await self._runs.get(sub.key, None)  # NotFound propagates
             self._check(sub)
             self._attach(sub)
             loop = asyncio.get_running_loop()
@@ -388,11 +395,13 @@ class ProgressBroker:
                     gap_since, hole_ahead = None, None
                     continue
                 if need_read or (gap and now >= next_gap_read):
-                    page = await self._read(sub)
+                    shared = await self._replays.get(sub.key, sub.last)
                     self._check(sub)
+                    # Read for streams further behind too: the part after this one.
+                    page = [e for e in shared if e.sequence > sub.last]
                     prefix, hole_ahead = gap_free_prefix(page, sub.last)
                     ready.extend(prefix)
-                    need_read = len(page) >= self._page_size and hole_ahead is None
+                    need_read = len(shared) >= self._page_size and hole_ahead is None
                     if gap:
                         next_gap_read = loop.time() + gap_retry
                         gap_retry = min(gap_retry * 2, _MAX_GAP_RETRY)
@@ -415,11 +424,15 @@ class ProgressBroker:
         finally:
             self._release(sub)
 
-    async def _read(self, sub: Subscriber) -> list[ProgressEvent]:
+    async def _read_run(self, key: tuple[str, str], _: Sequence[None]) -> Run:
+        return await self._store.get_run(*key)
+
+    async def _read_events(self, key: tuple[str, str], after: Sequence[int]
+                           ) -> list[ProgressEvent]:
+        """A page of stored events from where the furthest-behind asking stream stands."""
         self.replay_reads += 1
-        return await self._store.read_events(
-            sub.session_id, sub.run_id, after_sequence=sub.last, limit=self._page_size
-        )
+        return await self._store.read_events(*key, after_sequence=min(after),
+                                             limit=self._page_size)
 
     async def _ended_before(self, sub: Subscriber) -> bool:
         """Tell whether the caller resumes after the run's terminal event (nothing to send)."""

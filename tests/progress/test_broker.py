@@ -386,8 +386,9 @@ async def test_a_remote_run_is_followed_to_its_terminal_event() -> None:
     await writer
     assert got == [run.events, run.after(1)]
     assert broker.store_reads > 0
-    # Each stream read the store once (its replay); the follower did the rest.
-    assert broker.replay_reads == 3
+    # The lagging stream's replay, then one read shared by the two opened together;
+    # the follower did the rest.
+    assert broker.replay_reads == 2
     # Once the terminal event went by, nobody polls, though a stream is still open.
     await eventually(lambda: broker.active_followers == 0)
     reads = store.reads
@@ -412,7 +413,7 @@ async def test_a_follower_reads_all_pages_in_one_poll() -> None:
 
 
 @pytest.mark.timeout(60)
-async def test_200_streams_of_a_remote_run_share_one_store_reader() -> None:
+async def test_200_streams_of_a_remote_run_share_their_store_reads() -> None:
     poll = 0.05
     store = CountingStore()
     broker = ProgressBroker(store, poll_interval=poll, heartbeat_interval=QUIET,
@@ -424,7 +425,8 @@ async def test_200_streams_of_a_remote_run_share_one_store_reader() -> None:
     started = time.monotonic()
     streams = [broker.subscribe(run.session_id, run.run_id) for _ in range(200)]
     readers = [asyncio.create_task(collect(s)) for s in streams]
-    await eventually(lambda: broker.replay_reads == 200)
+    await eventually(lambda: len(broker._subscribers) == 200
+                     and all(sub.last == 5 for sub in broker._subscribers))  # replayed
     assert broker.active_followers == 1
     for i in range(60):
         await asyncio.sleep(0.015)
@@ -436,8 +438,9 @@ async def test_200_streams_of_a_remote_run_share_one_store_reader() -> None:
     assert len(run.events) == 65
     # One reader polls for all 200 streams: ~1 read per interval, not 200.
     assert broker.store_reads <= elapsed / poll * 1.5 + 3, (broker.store_reads, elapsed)
-    # Each stream read the store once, for its replay, and never polled itself.
-    assert broker.replay_reads == 200
+    # The 200 replays asked together, so they shared a read (not one each), and no
+    # stream polled by itself.
+    assert broker.replay_reads <= 2
     assert store.reads == broker.store_reads + broker.replay_reads
     await eventually(lambda: broker.active_followers == 0)
 
@@ -838,3 +841,17 @@ async def test_a_run_ending_on_this_replica_is_left_to_its_runner() -> None:
     await broker._settle_ending(ended)
     assert broker.settled_endings == 0
     assert (await store.last_event(run.session_id, run.run_id)).sequence == 2  # type: ignore[union-attr]
+
+
+async def test_streams_opened_together_share_reads_yet_each_starts_where_it_asked() -> None:
+    """One read serves streams at different positions; one already past the end just ends."""
+    store = CountingStore()
+    broker = ProgressBroker(store, poll_interval=0.01, heartbeat_interval=QUIET)
+    run = await new_run(store, broker, local=False)
+    for i in range(3):
+        await run.emit(terminal=i == 2, publish=False)
+    afters = [0, 1, 3, 0, 2, 3]
+    streams = [broker.subscribe(run.session_id, run.run_id, after_sequence=a) for a in afters]
+    got = await asyncio.gather(*(collect(s, timeout=5) for s in streams))
+    assert got == [run.after(a) for a in afters]
+    assert broker.replay_reads == 1  # not one per stream
