@@ -93,9 +93,9 @@ async def _queue_consume(queue: asyncio.Queue[ProgressEvent], lat: list[float] |
             return count
 
 
-async def _attached(broker: ProgressBroker, streams: int, replays: int) -> None:
+async def _attached(broker: ProgressBroker, streams: int) -> None:
     """Wait until every stream finished its replay read (it is then live)."""
-    while broker.replay_reads < replays + streams:
+    while broker.live_streams < streams:
         await asyncio.sleep(0.001)
 
 
@@ -119,7 +119,7 @@ async def _fanout(streams: int, events: int) -> tuple[float, float]:
     run = await _new_run(store)
     broker.mark_local(run.session_id, run.run_id)
     readers = [asyncio.create_task(_consume(broker, run, None)) for _ in range(streams)]
-    await _attached(broker, streams, 0)
+    await _attached(broker, streams)
     t0 = time.perf_counter()
     await _emit(run, broker.publish, events, 0)
     counts = await asyncio.gather(*readers)
@@ -145,7 +145,7 @@ async def _local_latency(streams: int, events: int) -> tuple[list[float], list[f
     broker.mark_local(run.session_id, run.run_id)
     lat: list[float] = []
     readers = [asyncio.create_task(_consume(broker, run, lat)) for _ in range(streams)]
-    await _attached(broker, streams, 0)
+    await _attached(broker, streams)
     await _emit(run, broker.publish, events, EVENT_GAP)
     await asyncio.gather(*readers)
     await broker.close()
@@ -166,7 +166,7 @@ async def _remote(streams: int, events: int) -> tuple[list[float], float, float]
     run = await _new_run(store)  # not marked local: another replica executes it
     lat: list[float] = []
     readers = [asyncio.create_task(_consume(broker, run, lat)) for _ in range(streams)]
-    await _attached(broker, streams, 0)
+    await _attached(broker, streams)
     reads0, t0 = broker.store_reads, time.perf_counter()
     await _emit(run, None, events, EVENT_GAP * 1.7)  # not a divisor of the poll interval
     await asyncio.gather(*readers)

@@ -115,6 +115,11 @@ class ProgressBroker:
         return len(self._subscribers)
 
     @property
+    def live_streams(self) -> int:
+        """Open streams past their replay read (they now receive live events)."""
+        return sum(1 for s in self._subscribers if s.replayed)
+
+    @property
     def active_followers(self) -> int:
         """Follower tasks polling the store for runs executing elsewhere."""
         return sum(1 for c in self._channels.values() if c.follower is not None)
@@ -406,7 +411,7 @@ class ProgressBroker:
                         next_gap_read = loop.time() + gap_retry
                         gap_retry = min(gap_retry * 2, _MAX_GAP_RETRY)
                     if not replayed:
-                        replayed = True
+                        replayed = sub.replayed = True
                         if not page and await self._ended_before(sub):
                             return
                     continue

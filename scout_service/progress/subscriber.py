@@ -32,6 +32,7 @@ class Subscriber:
         "shutting_down",
         "gone",
         "released",
+        "replayed",
         "overflows",
         "timer",
         "timer_at",
@@ -56,6 +57,8 @@ class Subscriber:
         # Why the run can no longer be followed (it was deleted or expired).
         self.gone: str | None = None
         self.released = False
+        # Its first store read (the replay) is done: from here on it is live.
+        self.replayed = False
         self.overflows = 0
         # One pending wake-up call for heartbeats and gap retries, re-armed only
         # when a sooner one is needed, so a busy stream schedules no timers.

@@ -238,3 +238,18 @@ def test_put_item_bytes_counts_binary_as_base64() -> None:
         "session_id": {"S": "s"}, "sk": {"S": "k"}, "data": {"B": "AAAA"}}},
         separators=(",", ":")))
     assert run_cost.put_item_bytes("t", item) == expected
+
+
+# -- the in-process benches, at toy sizes -------------------------------------------------
+
+
+def test_progress_bench_runs_to_the_end_at_toy_sizes() -> None:
+    """It waits on the broker's own state (streams live, reads made): a change there hangs it."""
+    from bench import progress_bench
+
+    rows = progress_bench.run(streams=20, events=12)
+    assert [r["name"].split(",")[0] for r in rows] == [
+        "fan-out to 20 streams", "publish→receive", "store→receive",
+        "store reads per poll interval"]
+    reads = rows[-1]
+    assert 0 < reads["value"] < reads["floor"]  # one follower, not one poller per stream
