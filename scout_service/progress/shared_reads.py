@@ -67,9 +67,16 @@ class SharedReads(Generic[K, A, T]):
             for _, future in [*wanted, *self._waiting.pop(key, [])]:
                 future.cancel()
 
-    async def close(self) -> None:
-        """Stop every read in flight; their callers are cancelled."""
+    async def close(self, grace_s: float = 1.0) -> None:
+        """Let the reads in flight finish for ``grace_s``, then stop them.
+
+        Callers of a read that finishes get its answer (a closing broker then
+        ends their streams its own way); callers of one stopped are cancelled.
+        """
         readers = list(self._readers.values())
-        for task in readers:
+        if not readers:
+            return
+        _, late = await asyncio.wait(readers, timeout=grace_s)
+        for task in late:
             task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*late, return_exceptions=True)

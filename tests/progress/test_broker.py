@@ -855,3 +855,23 @@ async def test_streams_opened_together_share_reads_yet_each_starts_where_it_aske
     got = await asyncio.gather(*(collect(s, timeout=5) for s in streams))
     assert got == [run.after(a) for a in afters]
     assert broker.replay_reads == 1  # not one per stream
+
+
+async def test_a_stream_reading_when_the_broker_closes_ends_with_unavailable() -> None:
+    """Its shared read may finish; the stream then ends the shutdown way, never CANCELLED."""
+    store = CountingStore()
+    broker = ProgressBroker(store, poll_interval=0.01, heartbeat_interval=QUIET)
+    run = await new_run(store, broker, local=False)
+    await run.emit(publish=False)
+    held = asyncio.Event()
+    store.before_next_read = held.wait
+    stream = broker.subscribe(run.session_id, run.run_id)
+    first = asyncio.create_task(anext(stream))
+    await eventually(lambda: store.reads == 1)  # the replay is in flight
+    closing = asyncio.create_task(broker.close())
+    await asyncio.sleep(0.01)
+    held.set()
+    with pytest.raises(Unavailable) as caught:
+        await first
+    assert caught.value.reason == "SHUTTING_DOWN"
+    await closing

@@ -98,14 +98,20 @@ async def test_a_caller_that_gives_up_leaves_the_read_to_the_others() -> None:
     assert len(gate.calls) == 2
 
 
-async def test_close_cancels_reads_in_flight_and_their_callers() -> None:
+async def test_close_lets_reads_in_flight_finish_then_cancels_the_rest() -> None:
     gate = Gate()
     reads: SharedReads[str, str, str] = SharedReads(gate.read)
     in_flight = asyncio.create_task(reads.get("run", "a"))
     await settle()
-    queued = asyncio.create_task(reads.get("run", "b"))
+    asyncio.get_running_loop().call_later(0.05, gate.release)
+    await reads.close(grace_s=1.0)  # the read ends within the grace: its caller is answered
+    assert await in_flight == "read 1 of run"
+
+    stuck = asyncio.create_task(reads.get("run", "b"))
     await settle()
-    await reads.close()
-    for task in (in_flight, queued):
+    queued = asyncio.create_task(reads.get("run", "c"))
+    await settle()
+    await reads.close(grace_s=0.05)  # this one never ends: stopped, nobody left hanging
+    for task in (stuck, queued):
         with pytest.raises(asyncio.CancelledError):
             await task
