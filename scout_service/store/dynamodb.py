@@ -17,7 +17,6 @@ the base class, ``_access.TableAccess``. The rules this module keeps:
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import hashlib
 import time
@@ -79,8 +78,6 @@ __all__ = ["DynamoStore", "make_client"]
 
 # How often a write re-reads and retries after losing a race it can resolve.
 WRITE_ATTEMPTS = 5
-# Sessions whose ttl append_event remembers (those with runs writing events now).
-SESSION_TTLS_CACHED = 4096
 # What an upload reads first: the session's ttl and file counters, the old version's blob.
 _FILE_REF = (*codec.BLOB_REF, "size", codec.FILE_COUNT, codec.FILE_BYTES)
 # Read timeout of a health probe (one attempt, no retries).
@@ -175,8 +172,6 @@ class DynamoStore(TableAccess, Store):
         )
         self.limits = limits or StoreLimits()
         self._inline_max = min(keys.INLINE_MAX_BYTES, self.limits.chunk_bytes)
-        # The ttl each session had when an event was last written to it (append_event).
-        self._session_ttls: collections.OrderedDict[str, int] = collections.OrderedDict()
         # Health probes get a client and a thread of their own, with one short
         # attempt: a hung store must turn health NOT_SERVING within seconds,
         # and hung probes must not take threads from real calls.
@@ -425,8 +420,6 @@ class DynamoStore(TableAccess, Store):
             )
         except ConditionFailed:
             raise session_not_found(session_id) from None
-        if session_id in self._session_ttls:  # events written here from now on
-            self._remember_ttl(session_id, new_ttl)
         item: Item = response["Attributes"]
         idem_pk, idem_sk = codec.opt_s(item, "idem_pk"), codec.opt_s(item, "idem_sk")
         if idem_pk is not None and idem_sk is not None:
@@ -1209,52 +1202,20 @@ class DynamoStore(TableAccess, Store):
     # -- events -----------------------------------------------------------------------
 
     async def append_event(self, event: ProgressEvent) -> None:
-        """See ``Store.append_event``: one TransactWriteItems.
-
-        An event expires with its session, so it carries the session's ttl.
-        Rather than read that ttl before every event, the ttl last seen for
-        the session is used and checked in the same transaction: once the
-        session has moved (ExtendSession) the check fails, the ttl is read
-        again and the event written with it. (ExtendSession's second sweep
-        catches an event written just before the session moved.)
-        """
+        """See ``Store.append_event``."""
         _check_sequence(event.sequence)
-        sid = event.session_id
-        for attempt in range(WRITE_ATTEMPTS):
-            ttl = self._session_ttls.get(sid)
-            if ttl is None:
-                ttl = await self._live_ttl(sid)  # NotFound when gone
-            try:
-                await self._run(
-                    self._client.transact_write_items,
-                    TransactItems=[
-                        self._session_check(sid, ttl),
-                        {"Put": {"TableName": self.table_name,
-                                 "Item": codec.event_item(event, ttl),
-                                 "ConditionExpression": "attribute_not_exists(sk)"}},
-                    ],
-                )
-            except TransactionCancelled as cancelled:
-                if cancelled.failed(1):
-                    raise Conflict(f"run {event.run_id} already has event {event.sequence}",
-                                   reason="EVENT_EXISTS") from None
-                if cancelled.failed(0):  # the session moved or went: read it again
-                    self._session_ttls.pop(sid, None)
-                    continue
-                if cancelled.collided:
-                    await backoff(attempt)
-                    continue
-                raise
-            self._remember_ttl(sid, ttl)
-            return
-        raise Conflict(f"session {sid} keeps changing; event {event.sequence} not stored")
-
-    def _remember_ttl(self, session_id: str, ttl: int) -> None:
-        ttls = self._session_ttls
-        ttls[session_id] = ttl
-        ttls.move_to_end(session_id)
-        while len(ttls) > SESSION_TTLS_CACHED:
-            ttls.popitem(last=False)
+        ttl = await self._live_ttl(event.session_id)
+        try:
+            await self._run(
+                self._client.put_item,
+                TableName=self.table_name,
+                Item=codec.event_item(event, ttl),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ConditionFailed:
+            raise Conflict(
+                f"run {event.run_id} already has event {event.sequence}", reason="EVENT_EXISTS"
+            ) from None
 
     async def read_events(
         self, session_id: str, run_id: str, *, after_sequence: int, limit: int = 1000

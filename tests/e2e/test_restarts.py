@@ -385,7 +385,7 @@ def test_sigkill_between_a_runs_end_and_its_last_event_still_ends_every_stream( 
     cut = threading.Event()
 
     def cut_before_last_event(operation: str, body: bytes) -> tuple[str | None, float] | None:
-        if operation == "TransactWriteItems" and b'"RUN_COMPLETED"' in body:
+        if operation == "PutItem" and b'"RUN_COMPLETED"' in body:
             cut.set()
         return (DROP, 0.0) if cut.is_set() else None
 

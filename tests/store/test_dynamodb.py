@@ -379,46 +379,6 @@ async def test_extend_moves_every_items_ttl(
     assert record["ttl"]["N"] == str(extended.expires_at)
 
 
-async def test_events_carry_the_sessions_ttl_through_an_extend_on_another_replica(
-    dstore: DynamoStore, recording: RecordingClient, dynamo_client: Any, dynamo_table: str,
-    clock: Any,
-) -> None:
-    """One request per event; an ExtendSession elsewhere is noticed by the next event."""
-    sid = (await dstore.create_session(owner="alice", ttl_seconds=3600)).session_id
-    run = await dstore.create_run(make_run(sid, "run-1", clock()))
-
-    def event(seq: int) -> ProgressEvent:
-        return ProgressEvent(sid, run.run_id, seq, clock(), EventType.TOOL_CALL, f"e{seq}")
-
-    await dstore.append_event(event(1))
-    recording.calls.clear()
-    for seq in range(2, 6):
-        await dstore.append_event(event(seq))
-    assert recording.calls == ["transact_write_items"] * 4  # no session read per event
-
-    other = DynamoStore(dynamo_client, table_name=dynamo_table, clock=clock)  # replica B
-    try:
-        extended = await other.extend_session(sid, 2 * DAY)
-    finally:
-        await other.close()
-    recording.calls.clear()
-    await dstore.append_event(event(6))  # carries the old ttl: refused, read, written again
-    assert recording.calls == ["transact_write_items", "get_item", "transact_write_items"]
-    ttls = {i["sk"]["S"]: i["ttl"]["N"] for i in raw_items(dynamo_client, dynamo_table, sid)}
-    assert set(ttls.values()) == {str(extended.expires_at)}
-
-    await dstore.delete_session(sid)
-    with pytest.raises(NotFound):
-        await dstore.append_event(event(7))
-    with pytest.raises(Conflict) as caught:  # a taken number is still a Conflict
-        sid2 = (await dstore.create_session(owner="alice", ttl_seconds=3600)).session_id
-        run2 = await dstore.create_run(make_run(sid2, "run-2", clock()))
-        first = ProgressEvent(sid2, run2.run_id, 1, clock(), EventType.TOOL_CALL, "one")
-        await dstore.append_event(first)
-        await dstore.append_event(replace(first, message="another one"))
-    assert caught.value.reason == "EVENT_EXISTS"
-
-
 async def test_delete_leaves_no_item_behind(
     dstore: DynamoStore, dynamo_client: Any, dynamo_table: str, clock: Any
 ) -> None:
