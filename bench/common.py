@@ -326,6 +326,8 @@ class Child:
     module: str
     args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    # Where it runs, so ``MODULE`` is imported from there first (default: this checkout).
+    cwd: Path = ROOT
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     _log: IO[bytes] | None = None
@@ -335,7 +337,7 @@ class Child:
         self._log = tempfile.TemporaryFile(prefix="scout-bench-")
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.args], cwd=ROOT, env=dict(self.env),
+            [sys.executable, "-m", self.module, *self.args], cwd=self.cwd, env=dict(self.env),
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
         )
         return self
@@ -399,6 +401,8 @@ class Replica:
     table_name: str
     token_hashes: str
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # A checkout to run the server from (``bench.compare``): default, this one.
+    tree: Path = ROOT
     child: Child | None = None
     port: int = 0
     metrics_port: int = 0
@@ -432,7 +436,7 @@ class Replica:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         })
-        self.child = Child("scout_service", ("serve",), env).start()
+        self.child = Child("scout_service", ("serve",), env, cwd=self.tree).start()
         try:
             serving_at = health_serving(self.address, timeout)
         except TimeoutError:

@@ -253,3 +253,16 @@ def test_progress_bench_runs_to_the_end_at_toy_sizes() -> None:
         "store reads per poll interval"]
     reads = rows[-1]
     assert 0 < reads["value"] < reads["floor"]  # one follower, not one poller per stream
+
+
+def test_compare_variants_parse() -> None:
+    from bench.common import ROOT
+    from bench.compare import Variant, parse_variant
+
+    assert parse_variant("base") == Variant("base", {}, ROOT)
+    assert parse_variant("quiet:SCOUT_LOG_LEVEL=WARNING,SCOUT_EVENT_LOOP=asyncio") == Variant(
+        "quiet", {"SCOUT_LOG_LEVEL": "WARNING", "SCOUT_EVENT_LOOP": "asyncio"}, ROOT)
+    assert parse_variant(f"main:A=1@{ROOT}") == Variant("main", {"A": "1"}, ROOT)
+    for bad in (":A=1", "x:A", "x:=1", "x@/nonexistent-checkout"):
+        with pytest.raises(ValueError):
+            parse_variant(bad)
