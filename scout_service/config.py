@@ -195,9 +195,10 @@ OPTIONS: tuple[Option, ...] = (
            _int(1, 1_000_000), "Progress streams one caller may hold open on this replica.",
            "limits"),
     Option(("SCOUT_RATE_LIMIT_RPS",), "rate_limit_rps", "200", _float(0.01, 1_000_000),
-           "Sustained calls per second per caller (token bucket).", "limits"),
+           "Sustained calls per second per caller on this replica (token bucket; behind a "
+           "load balancer, N replicas let a caller make up to N times as many).", "limits"),
     Option(("SCOUT_RATE_LIMIT_BURST",), "rate_limit_burst", "4000", _int(1, 10_000_000),
-           "Calls a caller may make in one burst.", "limits"),
+           "Calls a caller may make in one burst on this replica.", "limits"),
     # -- research
     Option(("SCOUT_MODEL_PROVIDER",), "model_provider", "offline",
            _choice("offline", "bedrock", "anthropic", "openai", "ollama"),
