@@ -800,6 +800,11 @@ class ResearchRunner:
                     return lr.run
                 except Conflict:
                     fresh = await self._store.get_run(current.session_id, current.run_id)
+                    if replace(fresh, version=candidate.version) == candidate:
+                        # This very write landed and its answer was lost (a retry then
+                        # found the version moved): done, not a takeover.
+                        lr.run = fresh
+                        return fresh
                     if fresh.lease_owner != self._replica_id or fresh.state.is_terminal:
                         lr.request_stop(_LOST)
                         raise RunTakenOver(f"run {current.run_id} is owned by "

@@ -554,3 +554,37 @@ def test_a_process_with_a_tracer_provider_keeps_the_patch(monkeypatch: pytest.Mo
     finally:
         ThreadingInstrumentor().uninstrument()
     assert not _wrapped(ThreadPoolExecutor.submit)
+
+
+class LostAnswerStore(MemoryStore):
+    """The run's SUCCEEDED update lands, but its answer is lost (once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = 0
+
+    async def update_run(self, run: Any) -> Any:
+        stored = await super().update_run(run)
+        if run.state is RunState.SUCCEEDED and not self.lost:
+            self.lost += 1
+            raise Unavailable("the answer was lost")
+        return stored
+
+
+async def test_a_run_update_whose_answer_was_lost_is_not_a_takeover(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The retry finds the version moved by the very write it retries: the run goes on and ends."""
+    caplog.set_level(logging.INFO, logger="scout_service")
+    store, sink = LostAnswerStore(), RecordingSink()
+    session = await new_session(store)
+    runner = make_runner(store, sink)
+    run = await runner.start_research(session, request_id="lost-answer", file_names=[])
+    assert (await wait_terminal(store, run)).state is RunState.SUCCEEDED
+    await wait_for(lambda: _ended(store, run))
+    events = await all_events(store, run)
+    assert store.lost == 1
+    assert_no_gaps(events)
+    assert events[-1].type is EventType.RUN_COMPLETED
+    assert "run succeeded" in caplog.text and "taken over" not in caplog.text
+    await runner.shutdown(1)

@@ -267,8 +267,10 @@ def _get_report(api: Api, sid: str, kind: int) -> Any:
 
 
 def _events(api: Api, sid: str, run_id: str) -> list[Any]:
+    """The run's stored events as a stream delivers them (heartbeats are not stored events)."""
     return [m.event for m in api.call("StreamProgress", research_pb2.StreamProgressRequest(
-        session_id=sid, run_id=run_id), timeout=CALL_TIMEOUT)]
+        session_id=sid, run_id=run_id), timeout=CALL_TIMEOUT)
+        if m.event.type != research_pb2.PROGRESS_EVENT_TYPE_HEARTBEAT]
 
 
 def audit(clean: Api, ledger: Ledger) -> Audit:
