@@ -306,11 +306,14 @@ class ProgressBroker:
         if key in self._local or run.lease_expires_at > self._clock() or run.last_sequence < 1:
             return
         latest = await self._store.last_event(run.session_id, run.run_id)
-        if latest is not None and (latest.type.is_terminal or latest.sequence >= run.last_sequence):
+        if latest is not None and latest.type.is_terminal:
             return
+        # The reserved number, unless an event of the run landed on it after all
+        # (an agent's write still running when the run ended): then the next one.
+        sequence = max(run.last_sequence, latest.sequence + 1 if latest is not None else 1)
         type, message, attributes = run_ending(run)
         event = ProgressEvent(
-            session_id=run.session_id, run_id=run.run_id, sequence=run.last_sequence,
+            session_id=run.session_id, run_id=run.run_id, sequence=sequence,
             created_at=self._clock(), type=type, message=message, attributes=attributes,
         )
         try:
@@ -320,7 +323,7 @@ class ProgressBroker:
         self.settled_endings += 1
         log.warning(
             "stored the last event (%s, sequence %d) of a run whose replica ended it "
-            "but did not store it", type.value, run.last_sequence,
+            "but did not store it", type.value, sequence,
             extra={"session_id": run.session_id, "run_id": run.run_id},
         )
 

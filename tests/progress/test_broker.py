@@ -875,3 +875,14 @@ async def test_a_stream_reading_when_the_broker_closes_ends_with_unavailable() -
         await first
     assert caught.value.reason == "SHUTTING_DOWN"
     await closing
+
+
+async def test_an_ending_is_settled_after_an_event_that_took_its_reserved_number() -> None:
+    """An agent's write still running when the run ended landed on the reserved number."""
+    store = MemoryStore()
+    broker = ProgressBroker(store, poll_interval=0.01, heartbeat_interval=0.05)
+    run, ended = await ended_without_last_event(store, broker, lease_expires_at=0.0)
+    await run.emit(publish=False)  # event 3, where RUN_COMPLETED was to go
+    got = await collect(broker.subscribe(run.session_id, run.run_id))
+    assert seqs(got) == [1, 2, 3, 4]
+    assert got[-1].type is EventType.RUN_COMPLETED and broker.settled_endings == 1
