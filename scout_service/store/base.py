@@ -81,6 +81,16 @@ class StoreLimits:
             raise keys.too_many_files(held, self.max_files_per_session)
         return self.max_session_bytes - used + (replaced or 0)
 
+    def check_file_size(self, name: str, size: int, room: int) -> None:
+        """Refuse ``size`` bytes of file ``name``: past the session's ``room`` first.
+
+        Then past the per-file limit (a file over both fits nowhere in this session).
+        """
+        if size > room:
+            raise keys.session_too_large(self.max_session_bytes)
+        if size > self.max_file_bytes:
+            raise keys.file_too_large(name, self.max_file_bytes)
+
 
 class Store(abc.ABC):
     """Domain operations on sessions, files, reports, runs and events."""

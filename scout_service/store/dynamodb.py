@@ -651,7 +651,6 @@ class DynamoStore(TableAccess, Store):
         writes have succeeded before the commit, and none runs any more when
         cleanup starts.
         """
-        limit = self.limits.max_file_bytes
         sk = keys.file_sk(name)
         found = await self._batch_get(
             [(session_id, keys.SESSION_SK), (session_id, sk)], _FILE_REF
@@ -663,11 +662,8 @@ class DynamoStore(TableAccess, Store):
         old = found.get((session_id, sk))
         usage = await self._file_usage(session_id, session)
         room = usage.room(self.limits, old)
-        # The session's limit first: a file that would pass both fits nowhere here.
-        if declared_size is not None and declared_size > room:
-            raise keys.session_too_large(self.limits.max_session_bytes)
-        if declared_size is not None and declared_size > limit:
-            raise keys.file_too_large(name, limit)
+        if declared_size is not None:
+            self.limits.check_file_size(name, declared_size, room)
 
         blob_id = uuid.uuid4().hex
         commit: asyncio.Future[tuple[Item | None, int]] | None = None
@@ -680,10 +676,7 @@ class DynamoStore(TableAccess, Store):
         try:
             async for piece in chunks:
                 size += len(piece)
-                if size > room:
-                    raise keys.session_too_large(self.limits.max_session_bytes)
-                if size > limit:
-                    raise keys.file_too_large(name, limit)
+                self.limits.check_file_size(name, size, room)
                 digest.update(piece)
                 buffer += piece
                 # Past the inline size the blob is chunked: flush full chunks.

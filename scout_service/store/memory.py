@@ -196,27 +196,20 @@ class MemoryStore(Store):
         declared_size: int | None = None,
     ) -> FileInfo:
         """See ``Store.put_file``."""
-        limit = self.limits.max_file_bytes
         with self._lock:
             room = self._file_room(self._require(session_id), name)
-        if declared_size is not None and declared_size > room:
-            raise keys.session_too_large(self.limits.max_session_bytes)
-        if declared_size is not None and declared_size > limit:
-            raise keys.file_too_large(name, limit)
+        if declared_size is not None:
+            self.limits.check_file_size(name, declared_size, room)
         digest = hashlib.sha256()
         buffer = bytearray()
         async for chunk in chunks:
-            if len(buffer) + len(chunk) > room:
-                raise keys.session_too_large(self.limits.max_session_bytes)
-            if len(buffer) + len(chunk) > limit:
-                raise keys.file_too_large(name, limit)
+            self.limits.check_file_size(name, len(buffer) + len(chunk), room)
             digest.update(chunk)
             buffer += chunk
         with self._lock:
             data = self._require(session_id)
             # Again, atomically: other uploads may have landed meanwhile.
-            if len(buffer) > self._file_room(data, name):
-                raise keys.session_too_large(self.limits.max_session_bytes)
+            self.limits.check_file_size(name, len(buffer), self._file_room(data, name))
             info = FileInfo(
                 session_id=session_id,
                 name=name,
