@@ -82,6 +82,7 @@ async def build_deps(s: Settings) -> Deps:
     store = DynamoStore.from_config(
         table_name=s.table_name, region=s.region, endpoint_url=endpoint,
         limits=store_limits(s), max_workers=s.store_max_workers,
+        lean_reads=s.dynamodb_lean_reads,
         aws_access_key_id=credentials.get("aws_access_key_id"),
         aws_secret_access_key=credentials.get("aws_secret_access_key"),
     )

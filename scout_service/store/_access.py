@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 from scout_service.errors import Conflict, ScoutError, Unavailable, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
+from scout_service.store._lean import LeanReads
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -60,6 +61,7 @@ CREDENTIAL_CODES = frozenset(
     }
 )
 BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
+READ_METHODS = {"GetItem": "get_item", "Query": "query", "BatchGetItem": "batch_get_item"}
 
 
 class TransactionCancelled(Conflict):
@@ -128,6 +130,7 @@ class TableAccess:
         max_workers: int = 16,
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
+        lean_reads: bool = True,
     ) -> None:
         self.table_name = table_name
         self._client = client
@@ -136,6 +139,7 @@ class TableAccess:
         self._max_workers = max_workers
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="scout-dynamodb")
         self._endpoint = client.meta.endpoint_url
+        self._lean = LeanReads.for_client(client) if lean_reads else None
 
     async def _run(self, fn: Callable[..., R], **kwargs: Any) -> R:
         """Run one boto3 call on the pool, translating its errors.
@@ -153,6 +157,18 @@ class TableAccess:
                 f"DynamoDB at {self._endpoint} cannot be reached: {error}",
                 reason="STORE_UNAVAILABLE",
             ) from None
+
+    def _read_now(self, operation: str, request: dict[str, Any]) -> Any:
+        """One read on the pool: the lean path (``_lean``), else the botocore client."""
+        if self._lean is not None:
+            answer = self._lean.read(operation, request)
+            if answer is not None:
+                return answer
+        return getattr(self._client, READ_METHODS[operation])(**request)
+
+    async def _read(self, operation: str, **request: Any) -> Any:
+        """A GetItem, Query or BatchGetItem answer, shaped as botocore's (see ``_lean``)."""
+        return await self._run(self._read_now, operation=operation, request=request)
 
     def _translate(self, error: ClientError) -> ScoutError:
         details = error.response.get("Error", {})
@@ -197,8 +213,8 @@ class TableAccess:
         kwargs: dict[str, Any] = {}
         if attributes is not None:
             kwargs.update(projection(attributes))
-        response = await self._run(
-            self._client.get_item,
+        response = await self._read(
+            "GetItem",
             TableName=self.table_name,
             Key=self._key(session_id, sk),
             ConsistentRead=True,
@@ -226,7 +242,7 @@ class TableAccess:
         }
         found: dict[tuple[str, str], Item] = {}
         for attempt in range(8):
-            response = await self._run(self._client.batch_get_item, RequestItems=request)
+            response = await self._read("BatchGetItem", RequestItems=request)
             for item in response.get("Responses", {}).get(self.table_name, []):
                 found[(item["session_id"]["S"], item["sk"]["S"])] = item
             request = dict(response.get("UnprocessedKeys") or {})
@@ -249,7 +265,7 @@ class TableAccess:
                 request["ExclusiveStartKey"] = start
             if limit is not None:
                 request["Limit"] = limit - evaluated
-            response = await self._run(self._client.query, TableName=self.table_name, **request)
+            response = await self._read("Query", TableName=self.table_name, **request)
             items: list[Item] = list(response.get("Items", []))
             evaluated += int(response.get("ScannedCount", len(items)))
             start = response.get("LastEvaluatedKey")
@@ -280,7 +296,7 @@ class TableAccess:
             if start is not None:
                 request["ExclusiveStartKey"] = start
             request["Limit"] = page_size - len(live)
-            response = await self._run(self._client.query, TableName=self.table_name, **request)
+            response = await self._read("Query", TableName=self.table_name, **request)
             live.extend(i for i in response.get("Items", []) if keys.is_live(codec.ttl_of(i), now))
             last = start = response.get("LastEvaluatedKey")
             if start is None:
@@ -357,8 +373,8 @@ class TableAccess:
 
     async def _get_raw(self, session_id: str, sk: str, attributes: Sequence[str]) -> Item | None:
         """An item whether expired or not (to learn which version to replace)."""
-        response = await self._run(
-            self._client.get_item,
+        response = await self._read(
+            "GetItem",
             TableName=self.table_name,
             Key=self._key(session_id, sk),
             ConsistentRead=True,

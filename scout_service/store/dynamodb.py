@@ -162,9 +162,11 @@ class DynamoStore(TableAccess, Store):
         max_workers: int = 16,
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
+        lean_reads: bool = True,
     ) -> None:
         super().__init__(
             client,
+            lean_reads=lean_reads,
             table_name=table_name,
             max_workers=max_workers,
             clock=clock,
@@ -193,6 +195,7 @@ class DynamoStore(TableAccess, Store):
         connect_timeout: float = 3.0,
         read_timeout: float = 10.0,
         max_attempts: int = 5,
+        lean_reads: bool = True,
     ) -> DynamoStore:
         """A store with its own client (closed by ``close()``)."""
         client = make_client(
@@ -212,6 +215,7 @@ class DynamoStore(TableAccess, Store):
             max_workers=max_workers,
             clock=clock,
             owns_client=True,
+            lean_reads=lean_reads,
         )
         store._probe_client = make_client(
             region=region,
@@ -1234,8 +1238,8 @@ class DynamoStore(TableAccess, Store):
 
     async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
         """See ``Store.last_event``."""
-        response = await self._run(
-            self._client.query,
+        response = await self._read(
+            "Query",
             TableName=self.table_name,
             KeyConditionExpression="session_id = :sid AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={
