@@ -183,12 +183,15 @@ async def rpc_phase(run: Run, replica: Replica, boto: fl.BotoFloor,
     sizes = Sizes.for_mode(run.mode.quick)
     unary = await fl.echo_unary(echo.address, 4096, sizes.latency_n,
                                 sizes.throughput_total // 2, 16)
+    boto3_reads = Replica(replica.endpoint_url, replica.table_name, token_env(),
+                          replica_env(run.mode, SCOUT_DYNAMODB_LEAN_READS="false")).start()
     bench = RpcBench(replica.address, TOKEN, boto, sizes, echo_unary=unary,
-                     echo_address=bare.address)
+                     echo_address=bare.address, boto3_reads_address=boto3_reads.address)
     try:
         run.add(await bench.run())
     finally:
         await bench.close()
+        boto3_reads.stop()
     run.add([Row("bare grpc.aio echo p50 @1 (4 KB reply)", unary[0].p50 * 1000, "ms",
                  None, "the RPC floor itself", section="RPCs",
                  note=f"{unary[1]:,.0f} calls/s @16")])

@@ -155,6 +155,8 @@ class RpcBench:
     sizes: Sizes
     echo_unary: tuple[Latency, float] | None = None
     echo_address: str | None = None
+    # A second replica with SCOUT_DYNAMODB_LEAN_READS=false: what the lean reads save.
+    boto3_reads_address: str | None = None
 
     def __post_init__(self) -> None:
         from scout_client._channel import channel_options
@@ -254,14 +256,25 @@ class RpcBench:
                 await bare_call(bare_request)
 
             bare.append(bare_get)
+        boto3_only: list[Callable[[], Awaitable[object]]] = []
+        if self.boto3_reads_address is not None:
+            boto3_channel = grpc.aio.insecure_channel(self.boto3_reads_address,
+                                                      options=fl.CHANNEL_OPTIONS)
+            boto3_reports = report_pb2_grpc.ReportServiceStub(boto3_channel)
+
+            async def boto3_get_report() -> None:
+                await boto3_reports.GetReport(get_report, metadata=self.metadata)
+
+            boto3_only.append(boto3_get_report)
         lat, raw, *bare_lat = await interleaved(
-            rpc_get_report, lambda: self.boto.get_item(report_key), sz.latency_n, warm, *bare)
+            rpc_get_report, lambda: self.boto.get_item(report_key), sz.latency_n, warm, *bare,
+            *boto3_only)
         rows += latency_rows("GetReport (4 KB)", lat, raw, "boto3 get_item",
                              p50_target=GET_REPORT_P50, section="RPCs", note=echo_note)
         rate, raw_rate, *bare_rate = await alternating_rates(
             rpc_get_report,
             lambda n: self.boto.get_throughput(report_key, n, CONCURRENCY), sz.throughput_total,
-            *bare)
+            *bare, *boto3_only)
         rows.append(Row("GetReport throughput @16", rate, "/s", raw_rate, "boto3 get_item ×16 "
                         "threads", target=GET_REPORT_THROUGHPUT, section="RPCs"))
         if bare:
@@ -272,6 +285,16 @@ class RpcBench:
                     note="the same item through a service with nothing but grpc.aio and "
                          "boto3 on a pool: Scout's architectural floor"),
                 Row("bare grpc.aio + boto3 get_item throughput @16", bare_rate[0], "/s",
+                    raw_rate, "boto3 get_item ×16 threads", section="RPCs"),
+            ]
+        if boto3_only:
+            await boto3_channel.close()
+            rows += [
+                Row("GetReport, reads through boto3 p50 @1", bare_lat[-1].p50 * 1000, "ms",
+                    raw.p50 * 1000, "boto3 get_item", section="RPCs",
+                    note="a second replica with SCOUT_DYNAMODB_LEAN_READS=false: Scout "
+                         "without the lean read path (store/_lean.py)"),
+                Row("GetReport, reads through boto3 throughput @16", bare_rate[-1], "/s",
                     raw_rate, "boto3 get_item ×16 threads", section="RPCs"),
             ]
 
