@@ -208,7 +208,9 @@ class LeanReads:
 
         None when ``client`` is not a botocore client (a test's wrapper, say),
         has no credentials (botocore then raises its own error), signs anything
-        but SigV4, or when botocore's internals moved (a botocore upgrade):
+        but SigV4, must use account-ID endpoints (``account_id_endpoint_mode``
+        "required": this path sends to ``endpoint_url``, the regional endpoint
+        unless configured otherwise), or when botocore's internals moved:
         every read then simply goes through ``client``.
         """
         if not isinstance(client, BaseClient):
@@ -225,6 +227,8 @@ class LeanReads:
             return None
         if credentials is None or signature_version not in (None, "v4"):
             return None
+        if getattr(meta.config, "account_id_endpoint_mode", None) == "required":
+            return None  # botocore resolves an endpoint per account; this path has one URL
         if urlsplit(endpoint_url).path not in ("", "/") or not region:
             return None
         return cls(

@@ -185,6 +185,10 @@ def test_only_a_botocore_client_with_v4_credentials_qualifies(dynamodb_endpoint:
     anonymous = boto3.session.Session(region_name=REGION).client(
         "dynamodb", endpoint_url=dynamodb_endpoint, config=Config(signature_version=UNSIGNED))
     assert LeanReads.for_client(anonymous) is None
+    per_account = boto3.session.Session(
+        aws_access_key_id="a", aws_secret_access_key="b", region_name=REGION
+    ).client("dynamodb", config=Config(account_id_endpoint_mode="required"))
+    assert LeanReads.for_client(per_account) is None
 
     client._request_signer._credentials = None  # no credentials found anywhere
     assert LeanReads.for_client(client) is None
