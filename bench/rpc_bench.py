@@ -52,7 +52,7 @@ CONCURRENCY = 16
 
 GET_REPORT_P50 = Target("<=", 1.3)
 GET_REPORT_THROUGHPUT = Target(">=", 0.85)
-UPLOAD_THROUGHPUT = Target(">=", 0.7)
+UPLOAD_THROUGHPUT = Target(">=", 0.7)  # set for a 10 MB file: --quick's 1 MB rows have none
 
 
 @dataclass(frozen=True)
@@ -392,6 +392,8 @@ class RpcBench:
         label = f"{sz.file_bytes / 1024 / 1024:g} MB"
         data = bytes(range(256)) * (sz.file_bytes // 256)
         rows: list[Row] = []
+        # A small file is mostly per-call work: the target holds for 10 MB only.
+        upload_target = UPLOAD_THROUGHPUT if sz.file_bytes >= FILE_BYTES else None
 
         log(f"UploadFile {label}")
         # Every upload is a new file in a session of its own: replacing a file
@@ -406,7 +408,7 @@ class RpcBench:
         rows += latency_rows(f"UploadFile ({label})", lat, raw, "boto3 put_item of its "
                              "350 KB chunks", section="Files")
         rows.append(Row(f"UploadFile ({label}) throughput @1", mb / lat.mean, "MB/s",
-                        mb / raw.mean, "boto3 chunk put_items", target=UPLOAD_THROUGHPUT,
+                        mb / raw.mean, "boto3 chunk put_items", target=upload_target,
                         section="Files"))
         await asyncio.to_thread(self.boto.delete_bench_chunks, sid)
         at_once = iter(fresh[sz.blob_n + 1:])
@@ -420,7 +422,7 @@ class RpcBench:
         await asyncio.to_thread(self.boto.delete_bench_chunks, sid)
         rows.append(Row(f"UploadFile ({label}) throughput @16", mb * rate, "MB/s",
                         mb * raw_rate, "boto3 chunk put_items ×16 threads",
-                        target=UPLOAD_THROUGHPUT, section="Files"))
+                        target=upload_target, section="Files"))
         await self.delete_sessions(fresh[1:])
         sid = fresh[0]  # downloads read its file
 
