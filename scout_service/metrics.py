@@ -46,6 +46,12 @@ class Metrics:
             "Store reads made by streams themselves (replay, catch-up after falling behind).",
             registry=self.registry,
         )
+        self.lean_reads = Gauge(
+            "scout_store_lean_reads",
+            "DynamoDB reads tried on the lean path (SCOUT_DYNAMODB_LEAN_READS), by outcome: "
+            "answered, or declined and repeated through boto3.",
+            ["outcome"], registry=self.registry,
+        )
 
     def serve(self, address: str) -> int:
         """Expose /metrics over HTTP on ``host:port``; returns the bound port."""
@@ -58,6 +64,17 @@ class Metrics:
         self.streams.set_function(lambda: broker.active_streams)
         self.store_event_reads.set_function(lambda: broker.store_reads)
         self.replay_reads.set_function(lambda: broker.replay_reads)
+
+
+    def watch_store(self, store: _StoreStats) -> None:
+        """Read the lean read path's counts off the store at scrape time."""
+        self.lean_reads.labels("answered").set_function(lambda: store.lean_read_counts[0])
+        self.lean_reads.labels("declined").set_function(lambda: store.lean_read_counts[1])
+
+
+class _StoreStats(Protocol):
+    @property
+    def lean_read_counts(self) -> tuple[int, int]: ...
 
 
 class _BrokerStats(Protocol):

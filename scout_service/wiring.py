@@ -99,6 +99,7 @@ async def build_deps(s: Settings) -> Deps:
     )
     metrics = Metrics()
     metrics.watch_broker(broker)
+    metrics.watch_store(store)
     runner = ResearchRunner(
         store, MeteredSink(broker, metrics), make_model_factory(provider),
         settings=runner_settings(s), replica_id=s.replica, provider_name=s.model_provider,

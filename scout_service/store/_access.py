@@ -158,6 +158,13 @@ class TableAccess:
                 reason="STORE_UNAVAILABLE",
             ) from None
 
+    @property
+    def lean_read_counts(self) -> tuple[int, int]:
+        """Reads the lean path answered and declined; (0, 0) when it is off."""
+        if self._lean is None:
+            return (0, 0)
+        return (self._lean.answered, self._lean.declined)
+
     def _read_now(self, operation: str, request: dict[str, Any]) -> Any:
         """One read on the pool: the lean path (``_lean``), else the botocore client."""
         if self._lean is not None:

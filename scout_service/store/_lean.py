@@ -13,7 +13,8 @@ matches is taken. Anything else — an error answer, a broken connection, a
 checksum mismatch — answers None, and the caller repeats the read through
 the botocore client, whose retries and error parsing apply unchanged. After
 a throttling, 5xx or transport failure the lean path steps aside for
-``PAUSE_S`` so retries go through botocore's retry quota alone.
+``PAUSE_S`` so retries go through botocore's retry quota alone; if DynamoDB
+ever refuses its signature, it steps aside for good (and says so in the log).
 
 Answers are shaped like botocore's: ``B`` and ``BS`` values decoded to bytes,
 everything else as DynamoDB sent it.
@@ -49,6 +50,8 @@ ITEM_FIELDS: dict[str, tuple[str, ...]] = {
     "Query": ("Items", "LastEvaluatedKey"),
 }
 BUSY_CODES = ("Throttling", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
+# DynamoDB refusing this path's signature (botocore's would pass): it steps aside for good.
+SIGNATURE_CODES = ("InvalidSignatureException", "IncompleteSignatureException")
 
 
 def host_header(endpoint_url: str) -> str:
@@ -198,6 +201,7 @@ class LeanReads:
         self._clock = clock
         self._user_agent = user_agent
         self._paused_until = 0.0
+        self.switched_off = False
         self._lock = threading.Lock()
         self.answered = 0  # reads this path answered (approximate under threads)
         self.declined = 0  # reads handed back to botocore
@@ -248,7 +252,11 @@ class LeanReads:
         return answer
 
     def _read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        if operation not in self.OPERATIONS or self._clock() < self._paused_until:
+        if (
+            operation not in self.OPERATIONS
+            or self.switched_off
+            or self._clock() < self._paused_until
+        ):
             return None
         frozen = self._credentials.get_frozen_credentials()
         body = json.dumps(request, separators=(",", ":"), default=_encode).encode()
@@ -271,6 +279,8 @@ class LeanReads:
         if response.status_code != 200:
             if response.status_code >= 500 or any(c.encode() in content for c in BUSY_CODES):
                 self._pause()
+            elif any(c.encode() in content for c in SIGNATURE_CODES):
+                self._switch_off(content)
             return None
         crc = response.headers.get("x-amz-crc32")
         if crc is not None and int(crc) != zlib.crc32(content) & 0xFFFFFFFF:
@@ -281,6 +291,17 @@ class LeanReads:
         except (ValueError, TypeError, AttributeError):
             return None
         return answer
+
+    def _switch_off(self, answer: bytes) -> None:
+        with self._lock:
+            if self.switched_off:
+                return
+            self.switched_off = True
+        logger.warning(
+            "DynamoDB refused the lean read path's signature; reads go through botocore "
+            "from now on (set SCOUT_DYNAMODB_LEAN_READS=false to skip the attempt)",
+            extra={"answer": answer[:300].decode(errors="replace")},
+        )
 
     def _pause(self) -> None:
         with self._lock:

@@ -158,6 +158,10 @@ def test_run_followed_through_another_replica_matches_its_owner(start_server) ->
               f"B received the terminal event {lag * 1000:.0f} ms after A")
 
     asyncio.run(asyncio.wait_for(scenario(), 150))
+    # B's reads (session, run, its followers' queries) took the lean path, none fell back.
+    samples = scrape(b)
+    assert gauge(samples, 'scout_store_lean_reads{outcome="answered"}') > 10
+    assert gauge(samples, 'scout_store_lean_reads{outcome="declined"}') == 0
 
 
 def test_many_streams_through_one_replica_share_one_store_reader(start_server) -> None:  # type: ignore[no-untyped-def]

@@ -287,6 +287,19 @@ def test_a_busy_answer_pauses_the_path(scripted: Any, status: int, body: bytes) 
     assert len(scripted.requests) == 2
 
 
+def test_a_refused_signature_switches_the_path_off(
+    scripted: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    lean = _lean_on(scripted, Clock())
+    refused = b'{"__type":"com.amazon.coral.service#InvalidSignatureException"}'
+    scripted.script += [(400, {}, refused), (200, {}, GOOD)]
+    assert lean.read("GetItem", GET) is None
+    assert lean.switched_off
+    assert "reads go through botocore from now on" in caplog.text
+    assert lean.read("GetItem", GET) is None
+    assert len(scripted.requests) == 1  # never tried again
+
+
 @pytest.mark.anyio
 async def test_store_reads_fall_back_to_botocore_and_its_errors(scripted: Any) -> None:
     """A refused lean read is repeated by botocore, whose error the store translates."""
