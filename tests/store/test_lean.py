@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 import botocore.auth
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from botocore import UNSIGNED
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -28,6 +30,7 @@ from scout_service.errors import Unavailable
 from scout_service.store import DynamoStore
 from scout_service.store._access import make_client
 from scout_service.store._lean import LeanReads, Signer, host_header
+from scout_service.store.table import create_table
 from tests.conftest import REGION
 
 WHEN = datetime.datetime(2026, 11, 26, 19, 3, 7)
@@ -156,6 +159,57 @@ def test_answers_equal_botocores(
     assert ours is not None
     assert ours == _plain(getattr(dynamo_client, method)(**request))
     assert lean.answered == 1 and lean.declined == 0
+
+
+SCALARS = st.one_of(
+    st.text(max_size=20).map(lambda v: {"S": v}),
+    st.integers(-(10**30), 10**30).map(lambda v: {"N": str(v)}),
+    st.binary(max_size=40).map(lambda v: {"B": v}),
+    st.booleans().map(lambda v: {"BOOL": v}),
+    st.just({"NULL": True}),
+    st.sets(st.text(min_size=1, max_size=8), min_size=1, max_size=4)
+    .map(lambda v: {"SS": sorted(v)}),
+    st.sets(st.binary(min_size=1, max_size=8), min_size=1, max_size=4)
+    .map(lambda v: {"BS": sorted(v)}),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda v: {"L": v}),
+        st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=4)
+        .map(lambda v: {"M": v}),
+    ),
+    max_leaves=12,
+)
+ATTRIBUTES = st.dictionaries(st.from_regex(r"a_[a-z]{1,6}", fullmatch=True), VALUES, max_size=5)
+
+
+@pytest.fixture(scope="module")
+def shared_table(dynamo_client: Any) -> Iterator[str]:
+    """One table for every Hypothesis example (each writes its own item)."""
+    name = "scout-test-lean-property"
+    create_table(dynamo_client, name)
+    yield name
+    dynamo_client.delete_table(TableName=name)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(attributes=ATTRIBUTES, sk=st.uuids())
+def test_any_item_reads_as_botocore_reads_it(
+    dynamo_client: Any, shared_table: str, attributes: dict[str, Any], sk: Any
+) -> None:
+    key = {"session_id": {"S": "property"}, "sk": {"S": str(sk)}}
+    dynamo_client.put_item(TableName=shared_table, Item={**key, **attributes})
+    lean = LeanReads.for_client(dynamo_client)
+    assert lean is not None
+    get = {"TableName": shared_table, "Key": key, "ConsistentRead": True}
+    assert lean.read("GetItem", get) == _plain(dynamo_client.get_item(**get))
+    query = {
+        "TableName": shared_table,
+        "KeyConditionExpression": "session_id = :s AND sk = :k",
+        "ExpressionAttributeValues": {":s": key["session_id"], ":k": key["sk"]},
+    }
+    assert lean.read("Query", query) == _plain(dynamo_client.query(**query))
 
 
 def test_an_error_answer_is_left_to_botocore(dynamo_client: Any) -> None:
