@@ -19,12 +19,12 @@ from typing import Any
 import boto3
 import botocore.auth
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from botocore import UNSIGNED
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scout_service.errors import Unavailable
 from scout_service.store import DynamoStore
