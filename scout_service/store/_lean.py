@@ -258,8 +258,11 @@ class LeanReads:
             or self._clock() < self._paused_until
         ):
             return None
+        try:
+            body = json.dumps(request, separators=(",", ":"), default=_encode).encode()
+        except (TypeError, ValueError):
+            return None  # botocore's parameter validation explains what is wrong
         frozen = self._credentials.get_frozen_credentials()
-        body = json.dumps(request, separators=(",", ":"), default=_encode).encode()
         headers = self._signer.headers(
             operation,
             body,
@@ -282,13 +285,13 @@ class LeanReads:
             elif any(c.encode() in content for c in SIGNATURE_CODES):
                 self._switch_off(content)
             return None
-        crc = response.headers.get("x-amz-crc32")
-        if crc is not None and int(crc) != zlib.crc32(content) & 0xFFFFFFFF:
-            return None
         try:
+            crc = response.headers.get("x-amz-crc32")
+            if crc is not None and int(crc) != zlib.crc32(content) & 0xFFFFFFFF:
+                return None
             answer: dict[str, Any] = json.loads(content)
             decode_answer(operation, answer)
-        except (ValueError, TypeError, AttributeError):
+        except (ValueError, TypeError, AttributeError):  # garbled: botocore says what it is
             return None
         return answer
 

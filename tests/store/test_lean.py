@@ -309,11 +309,15 @@ def test_a_checksum_mismatch_is_not_taken(scripted: Any) -> None:
         (200, {"x-amz-crc32": str(zlib.crc32(GOOD) ^ 1)}, GOOD),
         (200, {"x-amz-crc32": right}, GOOD),
         (200, {}, b"{not json"),
+        (200, {"x-amz-crc32": "garbled"}, GOOD),
     ]
     assert lean.read("GetItem", GET) is None
     assert lean.read("GetItem", GET) == {"Item": {"sk": {"S": "x"}}}
     assert lean.read("GetItem", GET) is None
-    assert (lean.answered, lean.declined) == (1, 2)
+    assert lean.read("GetItem", GET) is None
+    assert lean.read("GetItem", {**GET, "Key": {"sk": {"S": object()}}}) is None  # not sent
+    assert (lean.answered, lean.declined) == (1, 4)
+    assert len(scripted.requests) == 4
     sent = scripted.requests[0]
     assert sent["X-Amz-Target"] == "DynamoDB_20120810.GetItem"
     assert sent["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=a/")
