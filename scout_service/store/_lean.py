@@ -203,7 +203,7 @@ class LeanReads:
         self._paused_until = 0.0
         self.switched_off = False
         self._lock = threading.Lock()
-        self.answered = 0  # reads this path answered (approximate under threads)
+        self.answered = 0  # reads this path answered
         self.declined = 0  # reads handed back to botocore
 
     @classmethod
@@ -245,10 +245,11 @@ class LeanReads:
     def read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """The answer to one read, or None: the caller asks botocore instead."""
         answer = self._read(operation, request)
-        if answer is None:
-            self.declined += 1
-        else:
-            self.answered += 1
+        with self._lock:
+            if answer is None:
+                self.declined += 1
+            else:
+                self.answered += 1
         return answer
 
     def _read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
