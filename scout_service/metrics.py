@@ -65,7 +65,6 @@ class Metrics:
         self.store_event_reads.set_function(lambda: broker.store_reads)
         self.replay_reads.set_function(lambda: broker.replay_reads)
 
-
     def watch_store(self, store: _StoreStats) -> None:
         """Read the lean read path's counts off the store at scrape time."""
         self.lean_reads.labels("answered").set_function(lambda: store.lean_read_counts[0])

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 from scout_service.errors import Conflict, ScoutError, Unavailable, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
-from scout_service.store._lean import LeanReads
+from scout_service.store._lean import READ_METHODS, LeanReads
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,7 +61,6 @@ CREDENTIAL_CODES = frozenset(
     }
 )
 BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
-READ_METHODS = {"GetItem": "get_item", "Query": "query", "BatchGetItem": "batch_get_item"}
 
 
 class TransactionCancelled(Conflict):

@@ -49,6 +49,8 @@ ITEM_FIELDS: dict[str, tuple[str, ...]] = {
     "GetItem": ("Item",),
     "Query": ("Items", "LastEvaluatedKey"),
 }
+# The reads this path sends, and the botocore method that repeats each one.
+READ_METHODS = {"GetItem": "get_item", "Query": "query", "BatchGetItem": "batch_get_item"}
 BUSY_CODES = ("Throttling", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
 # DynamoDB refusing this path's signature (botocore's would pass): it steps aside for good.
 SIGNATURE_CODES = ("InvalidSignatureException", "IncompleteSignatureException")
@@ -182,8 +184,6 @@ def decode_answer(operation: str, answer: dict[str, Any]) -> None:
 class LeanReads:
     """One signed JSON request per read on a botocore client's own connections."""
 
-    OPERATIONS = frozenset({"GetItem", "Query", "BatchGetItem"})
-
     def __init__(
         self,
         *,
@@ -254,7 +254,7 @@ class LeanReads:
 
     def _read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         if (
-            operation not in self.OPERATIONS
+            operation not in READ_METHODS
             or self.switched_off
             or self._clock() < self._paused_until
         ):
