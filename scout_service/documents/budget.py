@@ -30,9 +30,13 @@ class TextBudget:
         self._size = 0
         self._full = False
         self.truncated = False
+        # (offset in text(), page number) of each block added with a page.
+        self.page_starts: list[tuple[int, int]] = []
 
-    def add_block(self, block: str) -> bool:
+    def add_block(self, block: str, *, page: int | None = None) -> bool:
         """Append a block (blank ones are skipped); return False once the cap is hit.
+
+        ``page`` records where that page's text starts, so passages can cite it.
 
         Text that reaches the cap exactly is not truncated; the next
         non-blank block is what gets refused and marks the result truncated.
@@ -48,6 +52,9 @@ class TextBudget:
         if len(piece) > room:
             piece = piece[:room]
             self._full = self.truncated = True
+        if page is not None:
+            self.page_starts.append((self._size + (len(BLOCK_SEPARATOR) if self._parts else 0),
+                                     page))
         self._parts.append(piece)
         self._size += len(piece)
         return not self._full

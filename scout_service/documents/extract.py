@@ -37,8 +37,10 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .doc, password-protec
 class ExtractedDocument:
     """The text of one uploaded file, ready to be given to the agents.
 
-    `pages` is known for PDFs only. `truncated` means the text stops before
-    the end of the file (character cap, page cap or time budget reached).
+    `pages` is known for PDFs only, and so is `page_starts`: the offset in
+    `text` where each page's text begins, with its 1-based page number.
+    `truncated` means the text stops before the end of the file (character
+    cap, page cap or time budget reached).
     """
 
     file_name: str
@@ -46,6 +48,16 @@ class ExtractedDocument:
     text: str
     pages: int | None
     truncated: bool
+    page_starts: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding character ``offset`` of `text` (PDFs), else None."""
+        page = None
+        for start, number in self.page_starts:
+            if start > offset:
+                break
+            page = number
+        return page
 
 
 def extract_text(
@@ -100,6 +112,7 @@ def extract_text(
             budget.mark_truncated()
         detected_type = text_kind(text)
 
+    lead = len(text) - len(text.lstrip())
     text = text.strip()
     if not text:
         raise _empty(name, scanned=detected_type == "pdf")
@@ -109,6 +122,7 @@ def extract_text(
         text=text,
         pages=pages,
         truncated=budget.truncated,
+        page_starts=tuple((max(start - lead, 0), page) for start, page in budget.page_starts),
     )
 
 

@@ -38,7 +38,7 @@ def read_pdf(data: bytes, file_name: str, budget: TextBudget) -> int:
         page_text = _page_text(reader, index)
         if page_text is None:
             failed_pages += 1
-        elif not budget.add_block(page_text):
+        elif not budget.add_block(page_text, page=index + 1):
             break
         if index + 1 < pages_to_read and budget.out_of_time():
             break
