@@ -71,6 +71,28 @@ class PutReportResponse(_message.Message):
     report: _types_pb2.Report
     def __init__(self, report: _Optional[_Union[_types_pb2.Report, _Mapping]] = ...) -> None: ...
 
+class ListSourcesRequest(_message.Message):
+    __slots__ = ("session_id", "run_id", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    run_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., run_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSourcesResponse(_message.Message):
+    __slots__ = ("sources", "next_page_token", "run_id")
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    sources: _containers.RepeatedCompositeFieldContainer[_types_pb2.Source]
+    next_page_token: str
+    run_id: str
+    def __init__(self, sources: _Optional[_Iterable[_Union[_types_pb2.Source, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
 class ExportReportsRequest(_message.Message):
     __slots__ = ("session_id", "format")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

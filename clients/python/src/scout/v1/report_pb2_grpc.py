@@ -55,6 +55,11 @@ class ReportServiceStub:
                 request_serializer=scout_dot_v1_dot_report__pb2.ExportReportsRequest.SerializeToString,
                 response_deserializer=scout_dot_v1_dot_report__pb2.ExportReportsResponse.FromString,
                 _registered_method=True)
+        self.ListSources = channel.unary_unary(
+                '/scout.v1.ReportService/ListSources',
+                request_serializer=scout_dot_v1_dot_report__pb2.ListSourcesRequest.SerializeToString,
+                response_deserializer=scout_dot_v1_dot_report__pb2.ListSourcesResponse.FromString,
+                _registered_method=True)
 
 
 class ReportServiceServicer:
@@ -90,6 +95,13 @@ class ReportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSources(self, request, context):
+        """Lists the sources agents read during a run, in the order of their ids.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +124,11 @@ def add_ReportServiceServicer_to_server(servicer, server):
                     servicer.ExportReports,
                     request_deserializer=scout_dot_v1_dot_report__pb2.ExportReportsRequest.FromString,
                     response_serializer=scout_dot_v1_dot_report__pb2.ExportReportsResponse.SerializeToString,
+            ),
+            'ListSources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSources,
+                    request_deserializer=scout_dot_v1_dot_report__pb2.ListSourcesRequest.FromString,
+                    response_serializer=scout_dot_v1_dot_report__pb2.ListSourcesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +240,33 @@ class ReportService:
             '/scout.v1.ReportService/ExportReports',
             scout_dot_v1_dot_report__pb2.ExportReportsRequest.SerializeToString,
             scout_dot_v1_dot_report__pb2.ExportReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scout.v1.ReportService/ListSources',
+            scout_dot_v1_dot_report__pb2.ListSourcesRequest.SerializeToString,
+            scout_dot_v1_dot_report__pb2.ListSourcesResponse.FromString,
             options,
             channel_credentials,
             insecure,
