@@ -146,6 +146,57 @@ class Report:
     author: str
     run_id: str | None = None
     content: str | None = None
+    # The source ids the content cites ([S3]), checked when it was stored,
+    # and the run they belong to.
+    cited: tuple[str, ...] = ()
+    sources_run_id: str | None = None
+
+
+class SourceKind(enum.Enum):
+    """What an agent read: a passage of an uploaded file or a web page."""
+
+    DOCUMENT = "document"
+    WEB = "web"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Something an agent read during a run, citable in its reports as ``[S3]``.
+
+    ``source_id`` is ``S<n>``, numbered per run in the order first read.
+    ``excerpt`` is exactly the text the agent was given; a quote next to a
+    marker must occur in it. ``sha256`` is that of the file version (documents)
+    or of the page text (web), so a reader can check the excerpt against it.
+    """
+
+    session_id: str
+    run_id: str
+    source_id: str
+    kind: SourceKind
+    excerpt: str
+    retrieved_at: float
+    sha256: str
+    title: str = ""
+    file_name: str = ""
+    page: int | None = None
+    section: str = ""
+    start: int = 0
+    end: int = 0
+    url: str = ""
+    first_read_by: ReportKind | None = None
+
+    @property
+    def number(self) -> int:
+        """The n of ``S<n>``."""
+        return int(self.source_id[1:])
+
+    @property
+    def label(self) -> str:
+        """Where it is, for a Sources list: ``plan.pdf, p. 3 — Pricing`` or the URL."""
+        if self.kind is SourceKind.WEB:
+            return f"{self.title} — {self.url}" if self.title else self.url
+        where = self.file_name + (f", p. {self.page}" if self.page else "")
+        return f"{where} — {self.section}" if self.section else where
 
 
 @dataclass(frozen=True)

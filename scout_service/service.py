@@ -27,14 +27,17 @@ from scout_service.domain import (
     ReportSource,
     Run,
     Session,
+    Source,
 )
 from scout_service.errors import (
     FailedPrecondition,
+    InvalidArgument,
     NotFound,
     ResourceExhausted,
     session_not_found,
 )
-from scout_service.store.base import Store
+from scout_service.research import citations
+from scout_service.store.base import Store, every_item
 
 
 class Runner(Protocol):
@@ -195,10 +198,40 @@ class ScoutService:
 
     # -- reports -------------------------------------------------------------------
 
-    async def get_report(self, p: Principal, session_id: str, kind: ReportKind) -> Report:
-        """One report with its content."""
+    async def get_report(
+        self, p: Principal, session_id: str, kind: ReportKind
+    ) -> tuple[Report, list[Source]]:
+        """One report with its content, and the sources it cites.
+
+        A report that cites nothing costs one GetItem; one that cites sources,
+        one Query more (its run's sources).
+        """
         await self._check_access(p, session_id)
-        return await self.store.get_report(session_id, kind)
+        report = await self.store.get_report(session_id, kind)
+        if not report.cited or report.sources_run_id is None:
+            return report, []
+        sources = await self._run_sources(session_id, report.sources_run_id)
+        return report, [sources[i] for i in report.cited if i in sources]
+
+    async def list_sources(
+        self, p: Principal, session_id: str, run_id: str | None, page_size: int,
+        page_token: str | None,
+    ) -> tuple[str, Page[Source]]:
+        """A run's sources (the latest run's when ``run_id`` is None), and that run's id."""
+        session = await self.session_for(p, session_id)
+        if run_id is None:
+            if session.latest_run_id is None:
+                return "", Page(items=[], next_token=None)
+            run_id = session.latest_run_id
+        else:
+            await self.store.get_run(session_id, run_id)  # NotFound for a run not here
+        page = await self.store.list_sources(
+            session_id, run_id, page_size=page_size, page_token=page_token)
+        return run_id, page
+
+    async def _run_sources(self, session_id: str, run_id: str) -> dict[str, Source]:
+        return {s.source_id: s async for s in every_item(lambda token: self.store.list_sources(
+            session_id, run_id, page_size=1000, page_token=token))}
 
     async def list_reports(
         self, p: Principal, session_id: str, page_size: int, page_token: str | None
@@ -216,10 +249,35 @@ class ScoutService:
         """Store a caller's version of a report."""
         # put_report itself reads the session (with the report it replaces) and
         # refuses an expired or deleted one: the owner check can come from the cache.
-        await self._check_access(p, session_id, write=True)
+        session = await self.session_for(p, session_id, write=True)
+        body = citations.strip_authored_sources(content)
+        if not citations.cited_ids(body):
+            return await self.store.put_report(
+                session_id, kind, content, source=ReportSource.CALLER, author=p.name,
+                request_id=request_id,
+            )
+        # Markers refer to the sources of the run of the report being replaced,
+        # or of the session's latest run.
+        try:
+            current: Report | None = await self.store.get_report(session_id, kind)
+        except NotFound:
+            current = None
+        run_id = (current.sources_run_id if current is not None else None) or (
+            session.latest_run_id)
+        sources = await self._run_sources(session_id, run_id) if run_id else {}
+        problems = citations.check(body, sources)
+        if problems:
+            unknown = [i for i in citations.cited_ids(body) if i not in sources]
+            raise InvalidArgument(
+                "content: " + "; ".join(problems[:5]),
+                reason="CITATION_INVALID",
+                metadata={"field": "content", "unknown_source_ids": ",".join(unknown[:50]),
+                          "sources_run_id": run_id or ""},
+            )
+        stored, cited = citations.with_sources(content, sources)
         return await self.store.put_report(
-            session_id, kind, content, source=ReportSource.CALLER, author=p.name,
-            request_id=request_id,
+            session_id, kind, stored, source=ReportSource.CALLER, author=p.name,
+            request_id=request_id, cited=cited, sources_run_id=run_id,
         )
 
     async def export_reports(self, p: Principal, session_id: str, fmt: str) -> ExportDocument:
@@ -238,10 +296,13 @@ class ScoutService:
         loaded = await asyncio.gather(
             *(self.store.get_report(session_id, r.kind) for r in reports)
         )
+        run_ids = {r.sources_run_id for r in loaded if r.cited and r.sources_run_id}
+        by_run = {run: await self._run_sources(session_id, run) for run in sorted(run_ids)}
         items = [
             exports.ExportReport(
                 name=r.kind.value, title=r.kind.title, markdown=r.content or "",
                 updated_at=datetime.fromtimestamp(r.updated_at, UTC),
+                sources=_cited(r, by_run),
             )
             for r in loaded
         ]
@@ -321,3 +382,9 @@ class ScoutService:
         return self.broker.subscribe(
             session_id, run_id, after_sequence=after_sequence, principal=p.name
         )
+
+
+def _cited(report: Report, by_run: Mapping[str, Mapping[str, Source]]) -> tuple[Source, ...]:
+    """The stored sources a report cites, in its citation order."""
+    sources = by_run.get(report.sources_run_id or "", {})
+    return tuple(sources[i] for i in report.cited if i in sources)

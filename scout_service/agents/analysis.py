@@ -30,6 +30,8 @@ OFFLINE_NOTICE = (
 OFFLINE_MARKER = "Produced offline, without a language model"
 
 _DOC_HEADER = re.compile(r"^===== Document: (.+?) \(.*\) =====$")
+# A passage a research tool returned: its source id, file and section.
+_SOURCE_HEADER = re.compile(r"^===== Source (S\d+): (.+?) \| (.*) =====$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+")
@@ -125,6 +127,81 @@ _AUTHORITY_PATTERNS = (
 )
 
 
+# -- searching ---------------------------------------------------------------------
+
+# What the offline model searches the documents for, per report: a query per
+# section of the report's outline (the words the section's patterns look for).
+SEARCHES: Mapping[ReportKind, tuple[str, ...]] = {
+    ReportKind.MARKET: (
+        "business overview product service platform offer summary",
+        "market size TAM SAM SOM addressable serviceable obtainable billion million",
+        "target customers segments households consumers users buyers",
+        "market growth CAGR trend demand adoption annually",
+        "customer problem need pain survey interviews",
+        "launch cities countries regions expansion geography",
+    ),
+    ReportKind.COMPETITION: (
+        "competitors competition competitive landscape rivals alternatives",
+        "competitor prices pricing comparison table",
+        "differentiation advantage unique positioning moat",
+        "barriers to entry switching costs network effects",
+        "market share players incumbents startups",
+    ),
+    ReportKind.PRICE: (
+        "pricing price tiers subscription per month plan",
+        "unit economics margin cost CAC LTV payback contribution",
+        "revenue model fees commission discount",
+        "competitor prices price comparison",
+        "financial projections revenue break-even",
+    ),
+    ReportKind.LEGAL: (
+        "regulation law compliance legal licence permit",
+        "GDPR personal data privacy data protection",
+        "consumer protection terms contract liability insurance",
+        "authority regulator directive act standard certification",
+        "employment tax VAT food safety health",
+    ),
+    ReportKind.FINAL: (
+        "executive summary overview introduction",
+        "risks threats mitigation",
+    ),
+}
+SEARCH_LIMIT = 6
+
+_RESULT_HEADER = re.compile(r"^\[(S\d+)\] (.+)$")
+
+
+def retrieved_text(results: Iterable[str]) -> str:
+    """The passages in research tool results, each under a ``Source`` header.
+
+    Results list ``[S4] file, p. 3 — section`` lines each followed by the
+    passage; a source shown before is listed without its text and skipped.
+    """
+    blocks: list[tuple[str, str, list[str]]] = []  # (id, label, text lines)
+    for result in results:
+        current: list[str] | None = None
+        for line in result.splitlines():
+            match = _RESULT_HEADER.match(line)
+            if match:
+                current = None
+                if not match.group(2).endswith("(shown above)"):
+                    current = []
+                    blocks.append((match.group(1), match.group(2), current))
+            elif current is not None:
+                current.append(line)
+    seen: set[str] = set()
+    parts: list[str] = []
+    for source_id, label, lines in blocks:
+        body = "\n".join(lines).strip("\n")
+        if source_id in seen or not body.strip():
+            continue
+        seen.add(source_id)
+        where, _, section = label.partition(" — ")
+        document = re.sub(r", p\. \d+$", "", where)
+        parts.append(f"===== Source {source_id}: {document} | {section} =====\n{body}")
+    return "\n\n".join(parts)
+
+
 # -- parsing ---------------------------------------------------------------------
 
 
@@ -139,6 +216,8 @@ class Passage:
     # For table rows: the table's header cells and this row's cells.
     header: tuple[str, ...] = ()
     cells: tuple[str, ...] = ()
+    # The run's source id of the passage it was cut from, when retrieved by a tool.
+    source_id: str = ""
 
     @property
     def is_row(self) -> bool:
@@ -206,6 +285,7 @@ def parse_plan(text: str) -> Plan:
     plan = Plan()
     document = "plan"
     section = ""
+    source_id = ""
     paragraph: list[str] = []
     table: list[str] = []
     position = 0
@@ -215,7 +295,8 @@ def parse_plan(text: str) -> Plan:
         cleaned = _clean(passage_text)
         if len(cleaned) < 3:
             return
-        plan.passages.append(Passage(cleaned, document, section, position, **extra))
+        plan.passages.append(Passage(cleaned, document, section, position, **extra,
+                                     source_id=source_id))
         position += 1
 
     def flush_paragraph() -> None:
@@ -243,6 +324,14 @@ def parse_plan(text: str) -> Plan:
     for raw in text.splitlines():
         line = raw.rstrip()
         stripped = line.strip()
+        source_match = _SOURCE_HEADER.match(stripped)
+        if source_match:
+            flush_paragraph()
+            flush_table()
+            source_id, document, section = source_match.groups()
+            if document not in plan.documents:
+                plan.documents.append(document)
+            continue
         doc_match = _DOC_HEADER.match(stripped)
         if doc_match:
             flush_paragraph()
@@ -371,6 +460,8 @@ def _shorten(text: str, limit: int = MAX_PASSAGE_CHARS) -> str:
 
 
 def _source(passage: Passage, plan: Plan) -> str:
+    if passage.source_id:
+        return f"[{passage.source_id}]"
     where = passage.section or "untitled section"
     if len(plan.documents) > 1:
         where = f"{passage.document} › {where}"
@@ -378,8 +469,20 @@ def _source(passage: Passage, plan: Plan) -> str:
 
 
 def bullets(passages: Sequence[Passage], plan: Plan) -> list[str]:
-    """Quoted passages as Markdown bullets with their source."""
-    return [f"- {_shorten(p.text)} *({_source(p, plan)})*" for p in passages]
+    """Quoted passages as Markdown bullets with their source.
+
+    A retrieved passage is quoted word for word and cited by its source id
+    (table rows, which the analyser re-renders, are cited without quotes).
+    """
+    out = []
+    for p in passages:
+        if not p.source_id:
+            out.append(f"- {_shorten(p.text)} *({_source(p, plan)})*")
+        elif p.is_row:
+            out.append(f"- {_shorten(p.text)} [{p.source_id}]")
+        else:
+            out.append(f"- “{_shorten(p.text)}” [{p.source_id}]")
+    return out
 
 
 def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -609,6 +712,12 @@ class _Writer:
 
 def _scope_line(plan: Plan) -> str:
     docs = ", ".join(plan.documents) if plan.documents else "the uploaded plan"
+    if any(p.source_id for p in plan.passages):
+        return (
+            f"Source: {docs} ({len(plan.passages)} passages retrieved by searching the "
+            "documents). Each bullet quotes a retrieved passage word for word and cites its "
+            "source id in brackets; the Sources list at the end says where each one is."
+        )
     return (
         f"Source: {docs} ({len(plan.passages)} passages read). Each bullet quotes the plan; "
         "the section it comes from is in brackets."
@@ -644,7 +753,8 @@ def _market(plan: Plan) -> str:
         size_lines = [
             *_markdown_table(
                 ("Layer", "As stated in the plan"),
-                [(p.cells[0], "; ".join(c for c in p.cells[1:] if c)) for p in layers],
+                [(p.cells[0], "; ".join(c for c in p.cells[1:] if c)
+                  + (f" [{p.source_id}]" if p.source_id else "")) for p in layers],
             ),
             "",
             *size_lines,

@@ -10,6 +10,7 @@ records ``AGENT_FINISHED`` / ``AGENT_FAILED``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strands.hooks import (
@@ -30,11 +31,19 @@ from scout_service.domain import EventType
 class ProgressHooks(HookProvider):
     """Progress events for one agent invocation of one run."""
 
-    def __init__(self, recorder: EventRecorder, outcome: AgentOutcome) -> None:
-        """Emit through ``recorder``; note what happened in ``outcome``."""
+    def __init__(
+        self, recorder: EventRecorder, outcome: AgentOutcome, *,
+        describe: Callable[[str, object], str | None] | None = None,
+    ) -> None:
+        """Emit through ``recorder``; note what happened in ``outcome``.
+
+        ``describe`` turns a research tool call into its progress line
+        ("Searching the documents for …"); other tools are named plainly.
+        """
         self._recorder = recorder
         self._outcome = outcome
         self._tool_name = save_tool_name(outcome.kind)
+        self._describe = describe
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         """Subscribe to the agent's lifecycle and tool calls."""
@@ -51,13 +60,16 @@ class ProgressHooks(HookProvider):
 
     async def _tool_call(self, event: BeforeToolCallEvent) -> None:
         requested = str(event.tool_use.get("name", ""))
-        # The name comes from the model: only the agent's own tool is quoted back.
-        known = requested == self._tool_name
+        # The name comes from the model: only the agent's own tools are quoted back.
+        line = (self._describe(requested, event.tool_use.get("input"))
+                if self._describe is not None else None)
+        known = requested == self._tool_name or line is not None
+        if line is None:
+            line = (f"Calling {self._tool_name}…" if requested == self._tool_name
+                    else "Calling an unknown tool (refused)…")
         await self._recorder.emit(
-            EventType.TOOL_CALL,
-            f"Calling {self._tool_name}…" if known else "Calling an unknown tool (refused)…",
-            agent=self._outcome.kind,
-            tool_name=self._tool_name if known else None,
+            EventType.TOOL_CALL, line, agent=self._outcome.kind,
+            tool_name=requested if known else None,
         )
 
     async def _tool_done(self, event: AfterToolCallEvent) -> None:

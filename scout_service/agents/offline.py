@@ -1,10 +1,13 @@
 """The offline model: a real strands ``Model`` that needs no network.
 
 It is Scout's local default. It drives the same agent loop a hosted model
-does — a first turn that calls the agent's save tool with the report as
-``content``, then, once the tool result comes back, a short closing text
-turn — so hooks, tool binding, cancellation and token accounting are all
-exercised without a language model. The report itself comes from the
+does — a first turn that searches the documents (one ``search_documents``
+call per section of its report's outline), a second that writes the report
+from the passages those searches returned, quoting them word for word and
+citing their source ids, and calls the save tool with it; then, once the
+save tool answers, a short closing text turn — so hooks, tool binding,
+citation checks, cancellation and token accounting are all exercised
+without a language model. It quotes only what the tools returned. The report itself comes from the
 extractive analyser (``agents/analysis.py``) and says at its top that no
 language model wrote it. Same input, same output.
 """
@@ -86,6 +89,16 @@ class OfflineModel(Model):
             approx_tokens(_block_text(block)) for m in messages for block in m["content"]
         )
         result = _last_tool_result(messages)
+        search = _research_tool(tool_specs)
+        if result is not None and not _saved(messages) and search is not None:
+            async for event in self._save_turn(messages, tool_specs, input_tokens,
+                                               cancel_signal):
+                yield event
+            return
+        if result is None and search is not None:
+            async for event in self._search_turn(search, input_tokens, cancel_signal):
+                yield event
+            return
         if result is not None:
             ok = result.get("status") != "error"
             text = (
@@ -98,6 +111,36 @@ class OfflineModel(Model):
                 yield event
             return
 
+        async for event in self._save_turn(messages, tool_specs, input_tokens, cancel_signal):
+            yield event
+
+    async def _search_turn(
+        self, tool_name: str, input_tokens: int, cancel_signal: threading.Event | None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """One ``search_documents`` call per topic of this kind's report."""
+        queries = analysis.SEARCHES[self.kind]
+        yield {"messageStart": {"role": "assistant"}}
+        yield {"contentBlockStart": {"start": {}}}
+        yield {"contentBlockDelta": {"delta": {"text": (
+            f"Searching the documents for the {self.kind.title.lower()}."
+        )}}}
+        yield {"contentBlockStop": {}}
+        for number, query in enumerate(queries):
+            await self._pause(cancel_signal)
+            arguments = json.dumps({"query": query, "limit": analysis.SEARCH_LIMIT})
+            yield {"contentBlockStart": {"start": {"toolUse": {
+                "toolUseId": f"tooluse_offline_search_{self.kind.value}_{number}",
+                "name": tool_name,
+            }}}}
+            yield {"contentBlockDelta": {"delta": {"toolUse": {"input": arguments}}}}
+            yield {"contentBlockStop": {}}
+        yield {"messageStop": {"stopReason": "tool_use"}}
+        yield _metadata(input_tokens, approx_tokens(" ".join(queries)))
+
+    async def _save_turn(
+        self, messages: Messages, tool_specs: list[ToolSpec] | None, input_tokens: int,
+        cancel_signal: threading.Event | None,
+    ) -> AsyncGenerator[StreamEvent, None]:
         report = self._write(messages)
         tool_name = _save_tool(self.kind, tool_specs)
         if tool_name is None:
@@ -115,7 +158,7 @@ class OfflineModel(Model):
         )}}}
         yield {"contentBlockStop": {}}
         yield {"contentBlockStart": {"start": {"toolUse": {
-            "toolUseId": f"tooluse_offline_{digest}", "name": tool_name,
+            "toolUseId": f"{_SAVE_ID}{digest}", "name": tool_name,
         }}}}
         size = int(self.config["chunk_chars"])
         for start in range(0, len(arguments), size):
@@ -130,8 +173,13 @@ class OfflineModel(Model):
     def _write(self, messages: Messages) -> str:
         prompt = "\n".join(
             _block_text(block) for m in messages if m["role"] == "user" for block in m["content"]
+            if "text" in block
         )
-        documents = prompts.find_plan(prompt) or prompt
+        retrieved = analysis.retrieved_text(
+            _block_text(block) for m in messages if m["role"] == "user" for block in m["content"]
+            if "toolResult" in block
+        )
+        documents = retrieved or prompts.find_plan(prompt) or prompt
         if self.kind.is_specialist:
             return analysis.analyse(self.kind, documents)
         return analysis.synthesise(
@@ -190,6 +238,23 @@ def _last_tool_result(messages: Messages) -> Any:
         if "toolResult" in block:
             return block["toolResult"]
     return None
+
+
+_SAVE_ID = "tooluse_offline_save_"
+
+
+def _saved(messages: Messages) -> bool:
+    """Whether the model's last turn called a save tool (so what follows is its answer)."""
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            return any(str(block["toolUse"].get("name", "")).startswith("save_")
+                       for block in message["content"] if "toolUse" in block)
+    return False
+
+
+def _research_tool(tool_specs: list[ToolSpec] | None) -> str | None:
+    names = [spec["name"] for spec in tool_specs or []]
+    return prompts.SEARCH_TOOL if prompts.SEARCH_TOOL in names else None
 
 
 def _save_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | None:

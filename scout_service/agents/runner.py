@@ -43,13 +43,14 @@ from scout_service.agents.recorder import (
     RunTakenOver,
 )
 from scout_service.agents.tools import AgentOutcome, ReportBinding, make_save_tool
-from scout_service.documents import DocumentError, combine_documents, extract_text
+from scout_service.documents import DocumentError, ExtractedDocument, extract_text
 from scout_service.domain import (
     ALL_AGENTS,
     SPECIALISTS,
     AgentState,
     AgentStatus,
     EventType,
+    FileInfo,
     ReportKind,
     Run,
     RunState,
@@ -65,6 +66,11 @@ from scout_service.errors import (
     ScoutError,
     Unavailable,
 )
+from scout_service.research import citations
+from scout_service.research.corpus import Corpus, build_corpus
+from scout_service.research.index import CorpusCache
+from scout_service.research.sources import SourceRegistry
+from scout_service.research.tools import ResearchBinding, describe_call, make_research_tools
 from scout_service.store.base import Store, every_item
 
 logger = logging.getLogger(__name__)
@@ -92,8 +98,13 @@ class RunnerSettings:
     lease_renew_interval_s: float = 10
     # How often this replica looks for runs whose lease expired.
     resume_scan_interval_s: float = 15
-    # Characters of plan text given to the agents (all files together).
-    max_document_chars: int = 400_000
+    # Characters of one file's text that are indexed for search.
+    max_document_chars: int = 30_000_000
+    # Indexes of file sets kept on this replica (each a SQLite file on disk).
+    max_cached_corpora: int = 16
+    # Searches one agent may make, and refused saves before it fails.
+    max_searches_per_agent: int = 40
+    max_save_refusals: int = 3
     # Time the text extraction of one file may take.
     document_time_budget_s: float = 20
     max_files_per_run: int = 20
@@ -193,7 +204,8 @@ class _LocalRun:
     run: Run
     ticket: _Ticket
     recorder: EventRecorder | None = None
-    documents: str | None = None
+    documents: Corpus | None = None
+    sources: SourceRegistry | None = None
     resumed: bool = False
     # Why the run is being stopped here: cancel, shutdown or lost (taken over).
     stop: str | None = None
@@ -270,6 +282,7 @@ class ResearchRunner:
         self._provider_name = provider_name
         self._clock = clock
         self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
+        self.corpora = CorpusCache(max_entries=settings.max_cached_corpora)
         self._local: dict[str, _LocalRun] = {}
         # Runs being admitted (between the limit check and _launch), per owner.
         self._admitting: collections.Counter[str] = collections.Counter()
@@ -449,6 +462,7 @@ class ResearchRunner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2.0)
+        self.corpora.close()
         logger.info("research runner stopped", extra={"released_runs": len(local)})
 
     # -- documents ------------------------------------------------------------------------
@@ -478,29 +492,43 @@ class ResearchRunner:
             )
         return names
 
-    async def _read_documents(self, session_id: str, names: Sequence[str]) -> str:
-        docs = []
-        for name in names:
+    async def _read_documents(self, session_id: str, names: Sequence[str]) -> Corpus:
+        """The run's files indexed for search (``FailedPrecondition`` for a bad one)."""
+
+        def missing(name: str) -> FailedPrecondition:
+            return FailedPrecondition(
+                f"file {name!r} is not in session {session_id}; upload it, or leave "
+                "file_names empty to analyse every uploaded file",
+                reason="FILE_NOT_FOUND",
+                metadata={"file_name": name},
+            )
+
+        async def get_file(name: str) -> FileInfo:
             try:
-                _, data = await self._store.read_file(session_id, name)
+                return await self._store.get_file(session_id, name)
             except NotFound:
-                raise FailedPrecondition(
-                    f"file {name!r} is not in session {session_id}; upload it, or leave "
-                    "file_names empty to analyse every uploaded file",
-                    reason="FILE_NOT_FOUND",
-                    metadata={"file_name": name},
-                ) from None
+                raise missing(name) from None
+
+        async def read_file(name: str) -> tuple[FileInfo, bytes]:
             try:
-                docs.append(await asyncio.to_thread(
+                return await self._store.read_file(session_id, name)
+            except NotFound:
+                raise missing(name) from None
+
+        async def extract(data: bytes, name: str) -> ExtractedDocument:
+            try:
+                return await asyncio.to_thread(
                     extract_text, data, name,
                     max_chars=self._settings.max_document_chars,
                     time_budget_s=self._settings.document_time_budget_s,
-                ))
+                )
             except DocumentError as exc:
                 raise FailedPrecondition(
                     exc.message, reason=exc.reason, metadata={"file_name": name}
                 ) from None
-        return combine_documents(docs, self._settings.max_document_chars)
+
+        return await build_corpus(names, cache=self.corpora, get_file=get_file,
+                                  read_file=read_file, extract=extract)
 
     # -- executing --------------------------------------------------------------------------
 
@@ -646,18 +674,22 @@ class ResearchRunner:
                 await self._set_agent(lr, status.kind, _succeeded_at(report.updated_at))
         return kept
 
-    async def _run_agents(self, lr: _LocalRun, documents: str, kept: set[ReportKind]) -> None:
+    async def _run_agents(self, lr: _LocalRun, documents: Corpus, kept: set[ReportKind]) -> None:
         if lr.stop is not None:
             return
+        if lr.sources is None:
+            lr.sources = await SourceRegistry.load(
+                self._store, lr.run.session_id, lr.key, clock=self._clock)
+        digest = documents.digest
         todo = [k for k in SPECIALISTS if k not in kept]
         if self._settings.sequential_specialists:
             for kind in todo:
                 if lr.stop is not None:
                     return
-                await self._agents_step(lr, {kind: prompts.specialist_prompt(kind, documents)})
+                await self._agents_step(lr, {kind: prompts.research_prompt(kind, digest)})
         else:
             await self._agents_step(
-                lr, {k: prompts.specialist_prompt(k, documents) for k in todo}
+                lr, {k: prompts.research_prompt(k, digest) for k in todo}
             )
         if lr.stop is not None or ReportKind.FINAL in kept:
             return
@@ -673,13 +705,13 @@ class ResearchRunner:
                 except NotFound:
                     report = None
                 if report is not None and report.run_id == lr.key and report.content:
-                    reports[kind] = report.content
+                    reports[kind] = citations.without_sources(report.content)
                     continue
                 missing[kind] = "its saved report is no longer in the session"
             else:
                 missing[kind] = status.error or status.state.value.lower()
         await self._agents_step(
-            lr, {ReportKind.FINAL: prompts.synthesis_prompt(reports, missing, documents)}
+            lr, {ReportKind.FINAL: prompts.synthesis_prompt(reports, missing, digest=digest)}
         )
 
     async def _agents_step(self, lr: _LocalRun, work: dict[ReportKind, str]) -> None:
@@ -708,17 +740,21 @@ class ResearchRunner:
             invocations=a.invocations + 1,
         ))
         outcome = AgentOutcome(kind)
+        assert lr.documents is not None and lr.sources is not None
         binding = ReportBinding(
             store=self._store, recorder=lr.recorder, session_id=lr.run.session_id,
             run_id=lr.key, kind=kind, author=self._provider_name,
             may_write=lambda: lr.stop not in (_SHUTDOWN, _LOST),
+            registry=lr.sources, max_refusals=self._settings.max_save_refusals,
         )
+        research = ResearchBinding(lr.documents.index, lr.sources, kind,
+                                   max_searches=self._settings.max_searches_per_agent)
         agent = Agent(
             model=self._model_factory(kind),
-            tools=[make_save_tool(binding, outcome)],
+            tools=[*make_research_tools(research), make_save_tool(binding, outcome)],
             system_prompt=prompts.system_prompt(kind),
             callback_handler=None,
-            hooks=[ProgressHooks(lr.recorder, outcome)],
+            hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources))],
             name=f"scout-{kind.value.replace('_', '-')}",
         )
         error: str | None = None
@@ -758,6 +794,8 @@ class ResearchRunner:
             # Stopped by cancel or shutdown: the run records what that means.
             await self._set_agent(lr, kind, lambda a: replace(a, usage=a.usage + usage))
             return
+        if error is None and outcome.refused_out is not None:
+            error = outcome.refused_out
         if error is None:
             error = "finished without saving its report"
             if outcome.stop_reason not in (None, "end_turn"):

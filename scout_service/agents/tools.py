@@ -5,6 +5,12 @@ which report kind, and on behalf of which run are captured in a closure when
 the runner creates the tool for an agent; nothing the model sends can change
 them. Extra arguments a model adds (``session_id``, ``kind`` …, perhaps
 because a document told it to) are ignored, and the tool's answer says so.
+
+Before anything is stored the report's citations are checked against the
+run's sources (``research/citations.py``): an unknown id or a misquote is
+refused as a tool error listing every problem, so the model can mend the
+report; after ``max_refusals`` refusals the agent is stopped and fails with
+the reason. A stored report ends with the server's own Sources list.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from strands import ToolContext, tool
 from scout_service.agents.prompts import save_tool_name
 from scout_service.agents.recorder import EventLogUnavailable, EventRecorder, RunTakenOver
 from scout_service.domain import EventType, ReportKind, ReportSource
+from scout_service.research import citations
+from scout_service.research.sources import SourceRegistry
 from scout_service.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -33,6 +41,9 @@ class AgentOutcome:
     saved_bytes: int = 0
     stop_reason: str | None = None
     tool_error: str | None = None
+    # Reports the save tool refused for their citations, and why it gave up.
+    refusals: int = 0
+    refused_out: str | None = None
     # A run-level failure met inside the tool, re-raised by the runner
     # (strands turns tool exceptions into error results for the model).
     fatal: BaseException | None = None
@@ -50,6 +61,10 @@ class ReportBinding:
     author: str
     # False once the run is being stopped here or was taken over elsewhere.
     may_write: Callable[[], bool]
+    # The run's sources, which citations are checked against (None: no research
+    # tools, e.g. the paste-everything baseline; then nothing may be cited).
+    registry: SourceRegistry | None = None
+    max_refusals: int = 3
 
 
 _INPUT_SCHEMA = {
@@ -96,14 +111,34 @@ def make_save_tool(binding: ReportBinding, outcome: AgentOutcome) -> Any:
             return _error(f"The run is stopping; the {title.lower()} was not saved.")
         if not content.strip():
             return _error("The report is empty. Call the tool again with the complete report.")
+        sources = binding.registry.known() if binding.registry is not None else {}
+        problems = citations.check(citations.strip_authored_sources(content), sources)
+        if problems:
+            outcome.refusals += 1
+            listing = citations.describe_problems(problems)
+            if outcome.refusals >= binding.max_refusals:
+                outcome.refused_out = (
+                    f"the save tool refused the report {outcome.refusals} times for its "
+                    f"citations; last: {problems[0]}"
+                )
+                tool_context.agent.cancel(after_current_tools=True)
+                return _error(f"The {title.lower()} was not saved and will not be: "
+                              f"{outcome.refusals} refusals.\n{listing}")
+            return _error(
+                f"The {title.lower()} was not saved: its citations do not hold.\n{listing}\n"
+                "Fix every problem and call the tool again with the whole report."
+            )
+        stored, cited = citations.with_sources(content, sources)
         try:
             report = await binding.store.put_report(
                 binding.session_id,
                 binding.kind,
-                content,
+                stored,
                 source=ReportSource.AGENT,
                 author=binding.author,
                 run_id=binding.run_id,
+                cited=cited,
+                sources_run_id=binding.run_id,
             )
             outcome.saved = True
             outcome.saved_bytes = report.size

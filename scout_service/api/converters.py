@@ -6,6 +6,7 @@ servicers call these and nothing else to translate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from google.protobuf import timestamp_pb2
@@ -114,8 +115,37 @@ def file_to_pb(f: domain.FileInfo) -> types_pb2.FileInfo:
     )
 
 
-def report_to_pb(r: domain.Report) -> types_pb2.Report:
-    """Report → proto (content only when loaded)."""
+_SOURCE_KIND = {
+    domain.SourceKind.DOCUMENT: types_pb2.SOURCE_KIND_DOCUMENT,
+    domain.SourceKind.WEB: types_pb2.SOURCE_KIND_WEB,
+}
+
+
+def source_to_pb(s: domain.Source) -> types_pb2.Source:
+    """Source → proto."""
+    return types_pb2.Source(
+        source_id=s.source_id,
+        run_id=s.run_id,
+        kind=_SOURCE_KIND[s.kind],
+        file_name=s.file_name,
+        page=s.page or 0,
+        section=s.section,
+        url=s.url,
+        title=s.title,
+        excerpt=s.excerpt,
+        start_offset=s.start,
+        end_offset=s.end,
+        retrieve_time=timestamp(s.retrieved_at),
+        sha256=s.sha256,
+        first_read_by=(report_kind_to_pb(s.first_read_by) if s.first_read_by is not None
+                       else types_pb2.REPORT_KIND_UNSPECIFIED),
+    )
+
+
+def report_to_pb(
+    r: domain.Report, sources: Sequence[domain.Source] = ()
+) -> types_pb2.Report:
+    """Report → proto (content only when loaded; ``sources``: those it cites)."""
     return types_pb2.Report(
         session_id=r.session_id,
         kind=report_kind_to_pb(r.kind),
@@ -127,6 +157,8 @@ def report_to_pb(r: domain.Report) -> types_pb2.Report:
         run_id=r.run_id or "",
         source=_SOURCE[r.source],
         author=r.author,
+        sources=[source_to_pb(s) for s in sources],
+        sources_run_id=r.sources_run_id or "",
     )
 
 

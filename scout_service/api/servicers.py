@@ -155,8 +155,22 @@ class ReportServicer(report_pb2_grpc.ReportServiceServicer):
         self, request: report_pb2.GetReportRequest, context: Ctx, p: Principal
     ) -> report_pb2.GetReportResponse:
         sid = valid.session_id(request.session_id)
-        report = await self.service.get_report(p, sid, conv.report_kind_from_pb(request.kind))
-        return report_pb2.GetReportResponse(report=conv.report_to_pb(report))
+        report, sources = await self.service.get_report(
+            p, sid, conv.report_kind_from_pb(request.kind))
+        return report_pb2.GetReportResponse(report=conv.report_to_pb(report, sources))
+
+    @unary
+    async def ListSources(  # noqa: N802
+        self, request: report_pb2.ListSourcesRequest, context: Ctx, p: Principal
+    ) -> report_pb2.ListSourcesResponse:
+        sid = valid.session_id(request.session_id)
+        run_id = valid.optional_run_id(request.run_id)
+        size, token = valid.page(request.page_size, request.page_token)
+        run, page = await self.service.list_sources(p, sid, run_id, size, token)
+        return report_pb2.ListSourcesResponse(
+            sources=[conv.source_to_pb(s) for s in page.items],
+            next_page_token=page.next_token or "", run_id=run,
+        )
 
     @unary
     async def ListReports(  # noqa: N802

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
@@ -82,6 +83,17 @@ def _section(report: ExportReport, *, css_class: str) -> str:
         f'<section id="{report.name}" class="{css_class}">\n'
         f"<h2>{escape(report.title)}</h2>\n"
         f'<p class="updated">Updated {format_timestamp(report.updated_at)}</p>\n'
-        f"{report_to_html(report.markdown)}"
+        f"{link_citations(report_to_html(report.markdown), report.name)}"
         "</section>"
     )
+
+
+_LISTED = re.compile(r"<li>\[(S\d{1,5})\]")
+_MARKER = re.compile(r"\[(S\d{1,5})\]")
+
+
+def link_citations(html: str, anchor: str) -> str:
+    """Turn ``[S3]`` markers into links to the report's own Sources list entries."""
+    html = _LISTED.sub(lambda m: f'<li id="{anchor}-{m[1]}">\u27e6{m[1]}\u27e7', html)
+    html = _MARKER.sub(lambda m: f'<a class="cite" href="#{anchor}-{m[1]}">[{m[1]}]</a>', html)
+    return html.replace("\u27e6", "[").replace("\u27e7", "]")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal, get_args
 
+from scout_service.domain import Source
+
 ReportName = Literal[
     "final_report",
     "market_report",
@@ -42,6 +44,8 @@ class ExportReport:
     title: str
     markdown: str
     updated_at: datetime
+    # The sources the report cites (its [S#] markers), as stored.
+    sources: tuple[Source, ...] = ()
 
     def __post_init__(self) -> None:
         """Reject unknown names early, before they reach ids or file names."""

@@ -9,9 +9,10 @@ final-first whatever order they are given in.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from scout_service.exports.formats import export_file_name
 from scout_service.exports.html_page import build_html
@@ -99,6 +100,7 @@ def render_zip(session_id: str, reports: Sequence[ExportReport], generated_at: d
     members += [
         (export_file_name(session_id, "html"), html),
         (export_file_name(session_id, "pdf"), pdf),
+        ("sources.json", _sources_json(ordered)),
     ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -108,3 +110,23 @@ def render_zip(session_id: str, reports: Sequence[ExportReport], generated_at: d
             info.external_attr = 0o644 << 16
             archive.writestr(info, content)
     return buffer.getvalue()
+
+
+def _sources_json(reports: Sequence[ExportReport]) -> bytes:
+    """Every source the reports cite, once, with the reports that cite it."""
+    rows: dict[tuple[str, str], dict[str, object]] = {}
+    for report in reports:
+        for s in report.sources:
+            row = rows.setdefault((s.run_id, s.source_id), {
+                "source_id": s.source_id, "run_id": s.run_id, "kind": s.kind.value,
+                "file_name": s.file_name, "page": s.page, "section": s.section, "url": s.url,
+                "title": s.title, "excerpt": s.excerpt, "start_offset": s.start,
+                "end_offset": s.end, "sha256": s.sha256,
+                "retrieved_at": datetime.fromtimestamp(s.retrieved_at, UTC).isoformat(),
+                "cited_by": [],
+            })
+            cited_by = row["cited_by"]
+            assert isinstance(cited_by, list)
+            cited_by.append(report.name)
+    ordered = sorted(rows.values(), key=lambda r: (str(r["run_id"]), int(str(r["source_id"])[1:])))
+    return (json.dumps({"sources": ordered}, ensure_ascii=False, indent=2) + "\n").encode()

@@ -23,6 +23,8 @@ from scout_service.domain import (
     Run,
     RunState,
     Session,
+    Source,
+    SourceKind,
     TokenUsage,
 )
 from scout_service.store import _keys as keys
@@ -163,7 +165,8 @@ def session_from(item: Item) -> Session:
 
 # Attributes of blob metadata items other than the bytes (for list projections).
 FILE_META = ("sk", "content_type", "size", "sha256", "created_at", "ttl")
-REPORT_META = ("sk", "size", "sha256", "updated_at", "source", "author", "run_id", "ttl")
+REPORT_META = ("sk", "size", "sha256", "updated_at", "source", "author", "run_id", "cited",
+               "sources_run_id", "ttl")
 BLOB_REF = ("version_id", "blob_id", "chunk_count", "ttl")
 
 
@@ -202,6 +205,10 @@ def report_fields(report: Report) -> Item:
     }
     if report.run_id is not None:
         item["run_id"] = s(report.run_id)
+    if report.cited:
+        item["cited"] = s(",".join(report.cited))
+    if report.sources_run_id is not None:
+        item["sources_run_id"] = s(report.sources_run_id)
     return item
 
 
@@ -217,6 +224,55 @@ def report_from(session_id: str, kind: ReportKind, item: Item, content: str | No
         author=get_s(item, "author"),
         run_id=opt_s(item, "run_id"),
         content=content,
+        cited=tuple(filter(None, (opt_s(item, "cited") or "").split(","))),
+        sources_run_id=opt_s(item, "sources_run_id"),
+    )
+
+
+def source_item(source: Source, ttl: int) -> Item:
+    """A SOURCE# item."""
+    item: Item = {
+        **key(source.session_id, keys.source_sk(source.run_id, source.number)),
+        "run_id": s(source.run_id),
+        "source_id": s(source.source_id),
+        "kind": s(source.kind.value),
+        "excerpt": s(source.excerpt),
+        "retrieved_at": n(source.retrieved_at),
+        "sha256": s(source.sha256),
+        "start": n(source.start),
+        "end": n(source.end),
+        "ttl": n(ttl),
+    }
+    for name in ("title", "file_name", "section", "url"):
+        value = getattr(source, name)
+        if value:
+            item[name] = s(value)
+    if source.page is not None:
+        item["page"] = n(source.page)
+    if source.first_read_by is not None:
+        item["first_read_by"] = s(source.first_read_by.value)
+    return item
+
+
+def source_from(item: Item) -> Source:
+    """A Source from its item."""
+    reader = opt_s(item, "first_read_by")
+    return Source(
+        session_id=get_s(item, "session_id"),
+        run_id=get_s(item, "run_id"),
+        source_id=get_s(item, "source_id"),
+        kind=SourceKind(get_s(item, "kind")),
+        excerpt=get_s(item, "excerpt"),
+        retrieved_at=get_f(item, "retrieved_at"),
+        sha256=get_s(item, "sha256"),
+        title=opt_s(item, "title") or "",
+        file_name=opt_s(item, "file_name") or "",
+        page=get_i(item, "page") if "page" in item else None,
+        section=opt_s(item, "section") or "",
+        start=get_i(item, "start"),
+        end=get_i(item, "end"),
+        url=opt_s(item, "url") or "",
+        first_read_by=None if reader is None else ReportKind(reader),
     )
 
 

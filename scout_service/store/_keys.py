@@ -12,9 +12,13 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from scout_service.errors import InvalidArgument, ResourceExhausted
+from scout_service.errors import Conflict, InvalidArgument, ResourceExhausted
+
+if TYPE_CHECKING:
+    from scout_service.domain import Source
 
 SESSION_SK = "SESSION"
 FILE_PREFIX = "FILE#"
@@ -25,6 +29,7 @@ BLOB_PREFIX = "BLOB#"
 IDEM_PREFIX = "IDEM#"
 ACTIVE_RUNS = "ACTIVE_RUNS"
 OWNER_PREFIX = "OWNER#"
+SOURCE_PREFIX = "SOURCE#"
 
 # Largest event sequence the key format holds (10 digits).
 MAX_SEQUENCE = 9_999_999_999
@@ -57,6 +62,21 @@ def run_sk(run_id: str) -> str:
 def event_sk(run_id: str, sequence: int) -> str:
     """Sort key of a progress event; zero padding keeps sequences in order."""
     return f"{EVENT_PREFIX}{run_id}#{sequence:010d}"
+
+
+def source_prefix(run_id: str) -> str:
+    """Sort-key prefix of a run's sources."""
+    return f"{SOURCE_PREFIX}{run_id}#"
+
+
+def source_sk(run_id: str, number: int) -> str:
+    """Sort key of source ``S<number>`` of a run; zero padding keeps ids in order."""
+    return f"{source_prefix(run_id)}{number:06d}"
+
+
+def sources_scope(session_id: str, run_id: str) -> str:
+    """The page-token scope of one run's source listing."""
+    return f"{session_id}/{run_id}"
 
 
 def blob_sk(blob_id: str, index: int) -> str:
@@ -106,6 +126,7 @@ LIST_REPORTS = "reports"
 LIST_RUNS = "runs"
 LIST_SESSIONS = "sessions"
 LIST_ALL_SESSIONS = "all_sessions"
+LIST_SOURCES = "sources"
 
 _PREFIX_OF = {LIST_FILES: FILE_PREFIX, LIST_REPORTS: REPORT_PREFIX, LIST_RUNS: RUN_PREFIX}
 
@@ -155,6 +176,13 @@ def _key_fits(listing: str, scope: str, key: Mapping[str, str]) -> bool:
         )
     if listing == LIST_ALL_SESSIONS:
         return set(key) == {"gsi1sk"}
+    if listing == LIST_SOURCES:
+        session_id, _, run_id = scope.partition("/")
+        return (
+            set(key) == {"session_id", "sk"}
+            and key["session_id"] == session_id
+            and key["sk"].startswith(source_prefix(run_id))
+        )
     return False
 
 
@@ -206,6 +234,18 @@ def report_too_large(kind: str, size: int, limit: int) -> ResourceExhausted:
         metadata={"limit_bytes": str(limit), "size_bytes": str(size),
                   "limit": "SCOUT_MAX_REPORT_MB"},
     )
+
+
+def check_source_batch(sources: Sequence[Source]) -> None:
+    """Sources stored together belong to one run and fit one transaction."""
+    if len(sources) > 100 or len({(s.session_id, s.run_id) for s in sources}) > 1:
+        raise ValueError("put_sources takes at most 100 sources of one run")
+
+
+def source_exists(run_id: str, ids: Sequence[str]) -> Conflict:
+    """The error for a source id that is already stored for its run."""
+    return Conflict(f"run {run_id} already has sources {', '.join(ids)}",
+                    reason="SOURCE_EXISTS")
 
 
 def expiry(now: float, ttl_seconds: int) -> int:

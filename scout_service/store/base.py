@@ -22,7 +22,14 @@ where an operation creates something inside it.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -35,6 +42,7 @@ from scout_service.domain import (
     ReportSource,
     Run,
     Session,
+    Source,
 )
 from scout_service.store import _keys as keys
 
@@ -196,8 +204,13 @@ class Store(abc.ABC):
         author: str,
         run_id: str | None = None,
         request_id: str | None = None,
+        cited: Sequence[str] = (),
+        sources_run_id: str | None = None,
     ) -> Report:
         """Store or replace a report; returns it without content.
+
+        ``cited`` are the source ids the content cites (already verified by
+        the caller against the sources of run ``sources_run_id``).
 
         ``ResourceExhausted`` when the UTF-8 content exceeds
         ``limits.max_report_bytes``. With a ``request_id`` already used on the
@@ -213,6 +226,23 @@ class Store(abc.ABC):
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Report]:
         """List a session's reports without content."""
+
+    # -- sources --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put_sources(self, sources: Sequence[Source]) -> None:
+        """Store new sources of one run (at most 100), all or none.
+
+        ``Conflict`` (reason ``SOURCE_EXISTS``) if any of their ids is already
+        stored for the run: an id is never overwritten. ``NotFound`` if the
+        session is not live. They expire with the session.
+        """
+
+    @abc.abstractmethod
+    async def list_sources(
+        self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Source]:
+        """A run's sources in id order (S1, S2 …)."""
 
     # -- runs -----------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from scout_service.domain import (
     ReportSource,
     Run,
     Session,
+    Source,
 )
 from scout_service.errors import (
     AlreadyExists,
@@ -856,6 +857,8 @@ class DynamoStore(TableAccess, Store):
         author: str,
         run_id: str | None = None,
         request_id: str | None = None,
+        cited: Sequence[str] = (),
+        sources_run_id: str | None = None,
     ) -> Report:
         """See ``Store.put_report``."""
         raw = content.encode("utf-8")
@@ -886,6 +889,8 @@ class DynamoStore(TableAccess, Store):
             source=source,
             author=author,
             run_id=run_id,
+            cited=tuple(cited),
+            sources_run_id=sources_run_id,
         )
         inline = len(raw) <= self._inline_max
         blob_id = uuid.uuid4().hex
@@ -985,6 +990,49 @@ class DynamoStore(TableAccess, Store):
             ],
             next_token=token,
         )
+
+    # -- sources ----------------------------------------------------------------------
+
+    async def put_sources(self, sources: Sequence[Source]) -> None:
+        """See ``Store.put_sources``: one transaction, each id written only if absent.
+
+        The session's ttl is read first (sources expire with it) and checked
+        in the same transaction, so no source outlives a session that is
+        deleted or extended meanwhile.
+        """
+        if not sources:
+            return
+        keys.check_source_batch(sources)
+        sid, run_id = sources[0].session_id, sources[0].run_id
+        ttl = await self._live_ttl(sid)
+        items: list[dict[str, Any]] = [self._session_check(sid, ttl)]
+        items += [
+            {"Put": {"TableName": self.table_name, "Item": codec.source_item(source, ttl),
+                     "ConditionExpression": "attribute_not_exists(sk)"}}
+            for source in sources
+        ]
+        try:
+            await self._run(self._client.transact_write_items, TransactItems=items)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise session_not_found(sid) from None
+            taken = [s.source_id for i, s in enumerate(sources, start=1) if cancelled.failed(i)]
+            if taken:
+                raise keys.source_exists(run_id, taken) from None
+            raise
+
+    async def list_sources(
+        self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Source]:
+        """See ``Store.list_sources``."""
+        items, token = await self._list_page(
+            listing=keys.LIST_SOURCES,
+            scope=keys.sources_scope(session_id, run_id),
+            page_size=page_size,
+            page_token=page_token,
+            query=prefix_query(session_id, keys.source_prefix(run_id), None),
+        )
+        return Page(items=[codec.source_from(i) for i in items], next_token=token)
 
     # -- runs -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import hashlib
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -29,6 +29,7 @@ from scout_service.domain import (
     ReportSource,
     Run,
     Session,
+    Source,
 )
 from scout_service.errors import (
     AlreadyExists,
@@ -54,6 +55,8 @@ class _SessionData:
     reports: dict[str, tuple[Report, str]] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)
     events: dict[str, dict[int, ProgressEvent]] = field(default_factory=dict)
+    # run id -> source number -> source
+    sources: dict[str, dict[int, Source]] = field(default_factory=dict)
     # "StartResearch#<request_id>" -> run id; "PutReport#<request_id>" -> Report.
     idem: dict[str, str | Report] = field(default_factory=dict)
 
@@ -280,6 +283,8 @@ class MemoryStore(Store):
         author: str,
         run_id: str | None = None,
         request_id: str | None = None,
+        cited: Sequence[str] = (),
+        sources_run_id: str | None = None,
     ) -> Report:
         """See ``Store.put_report``."""
         raw = content.encode("utf-8")
@@ -301,6 +306,8 @@ class MemoryStore(Store):
                 source=source,
                 author=author,
                 run_id=run_id,
+                cited=tuple(cited),
+                sources_run_id=sources_run_id,
             )
             data.reports[kind.value] = (report, content)
             if request_id is not None:
@@ -318,6 +325,31 @@ class MemoryStore(Store):
             )
         report, content = entry
         return replace(report, content=content)
+
+    async def put_sources(self, sources: Sequence[Source]) -> None:
+        """See ``Store.put_sources``."""
+        if not sources:
+            return
+        keys.check_source_batch(sources)
+        with self._lock:
+            data = self._require(sources[0].session_id)
+            held = data.sources.setdefault(sources[0].run_id, {})
+            taken = [s.source_id for s in sources if s.number in held]
+            if taken:
+                raise keys.source_exists(sources[0].run_id, taken)
+            for source in sources:
+                held[source.number] = source
+
+    async def list_sources(
+        self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Source]:
+        """See ``Store.list_sources``."""
+        with self._lock:
+            data = self._live(session_id)
+            held = data.sources.get(run_id, {}) if data is not None else {}
+            rows = [(keys.source_sk(run_id, number), s) for number, s in held.items()]
+        return _page_by_sk(rows, keys.LIST_SOURCES, session_id, page_size, page_token,
+                           scope=keys.sources_scope(session_id, run_id))
 
     async def list_reports(
         self, session_id: str, *, page_size: int, page_token: str | None = None
@@ -474,16 +506,21 @@ def _page_by_sk(
     page_token: str | None,
     *,
     descending: bool = False,
+    scope: str | None = None,
 ) -> Page[T]:
-    """One page of (sort key, item) rows, ordered and cut like a DynamoDB Query."""
+    """One page of (sort key, item) rows, ordered and cut like a DynamoDB Query.
+
+    ``scope`` is the page token's scope when it is not the session id.
+    """
+    scope = scope or session_id
     rows = sorted(rows, key=lambda row: row[0], reverse=descending)
     if page_token:
-        after = keys.decode_token(page_token, listing, session_id)["sk"]
+        after = keys.decode_token(page_token, listing, scope)["sk"]
         rows = [row for row in rows if (row[0] < after if descending else row[0] > after)]
     page = rows[:page_size]
     token = None
     if len(rows) > page_size:
         token = keys.encode_token(
-            listing, session_id, {"session_id": session_id, "sk": page[-1][0]}
+            listing, scope, {"session_id": session_id, "sk": page[-1][0]}
         )
     return Page(items=[item for _, item in page], next_token=token)

@@ -72,9 +72,11 @@ def report_for(tool_name: str) -> str:
 
 
 def _tool_name(body: dict[str, Any]) -> str:
-    tools = body.get("tools") or []
-    assert len(tools) == 1, "each Scout agent has exactly one tool"
-    return str(tools[0]["function"]["name"])
+    tools = [str(t["function"]["name"]) for t in body.get("tools") or []]
+    saves = [name for name in tools if name.startswith("save_")]
+    assert len(saves) == 1, "each Scout agent has exactly one save tool"
+    assert {"search_documents", "read_source"} <= set(tools), "and the research tools"
+    return saves[0]
 
 
 def _openai_events(body: dict[str, Any]) -> Iterator[bytes]:

@@ -171,6 +171,16 @@ def list_reports(
     return Unary(lambda s: s.reports.ListReports, request, _itself)
 
 
+def list_sources(
+    session_id: str, run_id: str, page_size: int, page_token: str
+) -> Unary[report_pb2.ListSourcesResponse]:
+    """ListSources: one page of a run's sources (run_id "" = the latest run)."""
+    request = report_pb2.ListSourcesRequest(
+        session_id=session_id, run_id=run_id, page_size=page_size, page_token=page_token
+    )
+    return Unary(lambda s: s.reports.ListSources, request, _itself)
+
+
 def put_report(
     session_id: str, kind: int | str, content: str, request_id: str | None
 ) -> Unary[types_pb2.Report]:

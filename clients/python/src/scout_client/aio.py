@@ -291,6 +291,27 @@ class AsyncScoutClient:
         fetch = partial(self.list_reports, session_id, page_size, timeout=timeout)
         return rpc.walk_pages_async(fetch, lambda page: page.reports)
 
+    async def list_sources(
+        self,
+        session_id: str,
+        run_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        timeout: Timeout = DEFAULT,
+    ) -> report_pb2.ListSourcesResponse:
+        """Return one page of a run's sources (the latest run's when run_id is empty)."""
+        return await self._call(
+            rpc.list_sources(session_id, run_id, page_size, page_token), timeout)
+
+    def iter_sources(
+        self, session_id: str, run_id: str = "", page_size: int = 0, *,
+        timeout: Timeout = DEFAULT,
+    ) -> AsyncIterator[types_pb2.Source]:
+        """Yield every source of a run (S1, S2, ...), the latest run's by default."""
+        fetch = partial(self.list_sources, session_id, run_id, page_size, timeout=timeout)
+        return rpc.walk_pages_async(fetch, lambda page: page.sources)
+
     async def put_report(
         self,
         session_id: str,

@@ -530,6 +530,26 @@ def cmd_report_list(client: ScoutClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sources(client: ScoutClient, args: argparse.Namespace) -> int:
+    sources = list(client.iter_sources(args.session, args.run or ""))
+    if args.json:
+        print_json({"sources": [to_dict(s) for s in sources]})
+        return EXIT_OK
+    _table(
+        (
+            (
+                s.source_id,
+                s.url or (s.file_name + (f" p. {s.page}" if s.page else "")),
+                (s.section or s.title)[:40],
+                " ".join(s.excerpt.split())[:60],
+            )
+            for s in sources
+        ),
+        ("ID", "WHERE", "SECTION", "EXCERPT"),
+    )
+    return EXIT_OK
+
+
 def cmd_report_put(client: ScoutClient, args: argparse.Namespace) -> int:
     content = _read_text(args.file)
     report = client.put_report(args.session, args.kind, content, request_id=args.request_id)
@@ -773,6 +793,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("kind", type=parse_report_kind, help=kinds)
     sub.add_argument("file", nargs="?", default="-", help="Markdown file (default: stdin)")
     sub.add_argument("--request-id", help="idempotency key (default: a fresh UUID)")
+
+    sub = command(commands, "sources", cmd_sources, "list what the agents of a run read")
+    sub.add_argument("session")
+    sub.add_argument("--run", help="the run (default: the session's latest)")
 
     sub = command(commands, "export", cmd_export, "export all reports as one document")
     sub.add_argument("session")

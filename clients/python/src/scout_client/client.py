@@ -309,6 +309,27 @@ class ScoutClient:
         fetch = partial(self.list_reports, session_id, page_size, timeout=timeout)
         return rpc.walk_pages(fetch, lambda page: page.reports)
 
+    def list_sources(
+        self,
+        session_id: str,
+        run_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        timeout: Timeout = DEFAULT,
+    ) -> report_pb2.ListSourcesResponse:
+        """Return one page of a run's sources (the latest run's when run_id is empty)."""
+        return self._call(
+            rpc.list_sources(session_id, run_id, page_size, page_token), timeout)
+
+    def iter_sources(
+        self, session_id: str, run_id: str = "", page_size: int = 0, *,
+        timeout: Timeout = DEFAULT,
+    ) -> Iterator[types_pb2.Source]:
+        """Yield every source of a run (S1, S2, ...), the latest run's by default."""
+        fetch = partial(self.list_sources, session_id, run_id, page_size, timeout=timeout)
+        return rpc.walk_pages(fetch, lambda page: page.sources)
+
     def put_report(
         self,
         session_id: str,

@@ -1,0 +1,1 @@
+"""Research with evidence: the documents indexed for search, sources, citations, tools."""
