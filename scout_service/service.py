@@ -30,6 +30,7 @@ from scout_service.domain import (
 )
 from scout_service.errors import (
     FailedPrecondition,
+    InvalidArgument,
     NotFound,
     ResourceExhausted,
     session_not_found,
@@ -74,6 +75,29 @@ class ExportDocument:
     file_name: str
     content_type: str
     data: bytes
+
+
+async def _exactly(declared: int, name: str, chunks: AsyncIterable[bytes]
+                   ) -> AsyncIterator[bytes]:
+    """``chunks``, raising ``InvalidArgument`` unless they add up to ``declared`` bytes."""
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > declared:
+            raise _size_mismatch(name, declared, f"at least {received}")
+        yield chunk
+    if received != declared:
+        raise _size_mismatch(name, declared, str(received))
+
+
+def _size_mismatch(name: str, declared: int, received: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"size_bytes: the upload of {name!r} declared {declared} bytes but sent {received}; "
+        "nothing was stored",
+        reason="SIZE_MISMATCH",
+        metadata={"field": "size_bytes", "declared": str(declared),
+                  "received": received.removeprefix("at least ")},
+    )
 
 
 # How long a replica trusts a session's owner/expiry it read (owners never
@@ -172,9 +196,17 @@ class ScoutService:
         declared_size: int | None,
         chunks: AsyncIterable[bytes],
     ) -> FileInfo:
-        """Store a file; the store enforces the session's file-count and byte limits."""
+        """Store a file; the store enforces the session's file-count and byte limits.
+
+        A declared size is a promise: an upload whose bytes differ from it is
+        refused (INVALID_ARGUMENT, ``SIZE_MISMATCH``) before the store commits
+        it, as soon as the bytes run past it or when they end short of it —
+        so a truncated stream is never stored as if it were the whole file.
+        """
         # put_file itself checks that the session is live.
         await self._check_access(p, session_id, write=True)
+        if declared_size is not None:
+            chunks = _exactly(declared_size, name, chunks)
         return await self.store.put_file(
             session_id, name, content_type, chunks, declared_size=declared_size
         )
