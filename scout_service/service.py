@@ -79,6 +79,29 @@ class ExportDocument:
     data: bytes
 
 
+async def _exactly(declared: int, name: str, chunks: AsyncIterable[bytes]
+                   ) -> AsyncIterator[bytes]:
+    """``chunks``, raising ``InvalidArgument`` unless they add up to ``declared`` bytes."""
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > declared:
+            raise _size_mismatch(name, declared, f"at least {received}")
+        yield chunk
+    if received != declared:
+        raise _size_mismatch(name, declared, str(received))
+
+
+def _size_mismatch(name: str, declared: int, received: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"size_bytes: the upload of {name!r} declared {declared} bytes but sent {received}; "
+        "nothing was stored",
+        reason="SIZE_MISMATCH",
+        metadata={"field": "size_bytes", "declared": str(declared),
+                  "received": received.removeprefix("at least ")},
+    )
+
+
 # How long a replica trusts a session's owner/expiry it read (owners never
 # change; expiry may move, so this bounds how stale a read-path check can be).
 _OWNER_CACHE_SECONDS = 5.0
@@ -175,9 +198,17 @@ class ScoutService:
         declared_size: int | None,
         chunks: AsyncIterable[bytes],
     ) -> FileInfo:
-        """Store a file; the store enforces the session's file-count and byte limits."""
+        """Store a file; the store enforces the session's file-count and byte limits.
+
+        A declared size is a promise: an upload whose bytes differ from it is
+        refused (INVALID_ARGUMENT, ``SIZE_MISMATCH``) before the store commits
+        it, as soon as the bytes run past it or when they end short of it —
+        so a truncated stream is never stored as if it were the whole file.
+        """
         # put_file itself checks that the session is live.
         await self._check_access(p, session_id, write=True)
+        if declared_size is not None:
+            chunks = _exactly(declared_size, name, chunks)
         return await self.store.put_file(
             session_id, name, content_type, chunks, declared_size=declared_size
         )

@@ -24,6 +24,7 @@ from scout_service.api import converters as conv
 from scout_service.api import validation as valid
 from scout_service.api.auth import Principal
 from scout_service.api.boundary import Boundary, call_session_id, server_stream, unary
+from scout_service.api.streams import ended_cleanly
 from scout_service.errors import InvalidArgument
 from scout_service.service import ScoutService
 
@@ -114,6 +115,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
                         "session_id, file_name and content_type belong in the first message only"
                     )
                 yield valid.chunk(message.chunk)
+            # The iterator also ends this way when the call was cancelled:
+            # only a half-close may let the store commit (see api/streams.py).
+            await ended_cleanly(context, f"upload of {name!r}")
 
         info = await self.service.upload_file(
             p, sid, name, ctype, first.size_bytes or None, chunks()

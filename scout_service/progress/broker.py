@@ -338,7 +338,7 @@ class ProgressBroker:
     def _check(self, subscriber: Subscriber) -> None:
         """Raise what ends a stream early: shutdown, or the run disappeared."""
         if subscriber.shutting_down:
-            raise self._shutting_down(subscriber.last)
+            raise self._shutting_down(subscriber.position)
         if subscriber.gone is not None:
             raise errors.NotFound(subscriber.gone, reason="RUN_NOT_FOUND")
 
@@ -346,7 +346,7 @@ class ProgressBroker:
         return ProgressEvent(
             session_id=subscriber.session_id,
             run_id=subscriber.run_id,
-            sequence=subscriber.last,
+            sequence=subscriber.position,
             created_at=self._clock(),
             type=EventType.HEARTBEAT,
             message=(
@@ -390,6 +390,11 @@ class ProgressBroker:
                     sub.inbox.pop(event.sequence, None)  # its live copy, if any
                     quiet_since = loop.time()
                     gap_since, hole_ahead, gap_retry = None, None, self._poll_interval
+                    if event.sequence <= sub.skip_through:
+                        # The caller had it already (it resumed past what was stored).
+                        if event.type.is_terminal:
+                            return
+                        continue
                     yield event
                     if event.type.is_terminal:
                         return
@@ -415,8 +420,11 @@ class ProgressBroker:
                         gap_retry = min(gap_retry * 2, _MAX_GAP_RETRY)
                     if not replayed:
                         replayed = sub.replayed = True
-                        if not page and await self._ended_before(sub):
-                            return
+                        if not page and sub.last > 0:
+                            if await self._past_the_end(sub):
+                                return
+                            self._check(sub)
+                            need_read = need_read or sub.skip_through > 0  # restarted lower
                     continue
                 if now - quiet_since >= self._heartbeat_interval:
                     quiet_since = now
@@ -442,12 +450,27 @@ class ProgressBroker:
         return await self._store.read_events(*key, after_sequence=min(after),
                                              limit=self._page_size)
 
-    async def _ended_before(self, sub: Subscriber) -> bool:
-        """Tell whether the caller resumes after the run's terminal event (nothing to send)."""
-        if sub.last == 0:
-            return False
+    async def _past_the_end(self, sub: Subscriber) -> bool:
+        """For a caller resuming past every stored event: True if the run has ended.
+
+        Then there is nothing to send and the stream ends at once. Otherwise
+        the stream restarts from the last stored event, consuming events up
+        to ``after_sequence`` without sending them: the run's terminal event
+        may carry a number at or below it (the caller's number came from
+        elsewhere, or was a guess), and must still end the stream.
+        """
         latest = await self._store.last_event(sub.session_id, sub.run_id)
-        return latest is not None and latest.type.is_terminal and latest.sequence <= sub.last
+        if latest is not None and latest.type.is_terminal and latest.sequence <= sub.last:
+            return True
+        stored = latest.sequence if latest is not None else 0
+        if stored < sub.last:
+            # Live events offered meanwhile at or below sub.last were dropped;
+            # the caller re-reads the store from ``stored`` next, so none is lost.
+            sub.skip_through, sub.last = sub.last, stored
+            channel = self._channels.get(sub.key)
+            if channel is not None:
+                channel.rewind(stored)
+        return False
 
     def _skip_hole(self, sub: Subscriber, hole_ahead: int | None) -> None:
         """Give up on sequences that were never stored and move past them."""

@@ -45,6 +45,13 @@ class RunChannel:
         self.terminal_seen = False
         # Wakes the follower early (the run became local, the last stream left).
         self.poke = asyncio.Event()
+        # A stream moved back to here (it asked for more than was stored):
+        # the follower reads from here on its next poll.
+        self.rewind_to: int | None = None
+
+    def rewind(self, sequence: int) -> None:
+        """Make the follower offer stored events after ``sequence`` again."""
+        self.rewind_to = sequence if self.rewind_to is None else min(self.rewind_to, sequence)
 
     def fan_out(self, event: ProgressEvent) -> None:
         """Offer an event to every subscriber; never blocks."""
@@ -101,6 +108,8 @@ async def follow(
             # Start where the least advanced stream stands, so whatever a
             # stream's own replay read did not see is offered to it here.
             cursor = min(s.last for s in channel.subscribers)
+        if channel.rewind_to is not None:
+            cursor, channel.rewind_to = min(cursor, channel.rewind_to), None
         try:
             cursor, hole_since = await _read_new(
                 channel, store, settings, cursor, hole_since, count_read

@@ -26,6 +26,7 @@ class Subscriber:
         "principal",
         "capacity",
         "last",
+        "skip_through",
         "inbox",
         "behind",
         "wake",
@@ -47,6 +48,11 @@ class Subscriber:
         self.capacity = capacity
         # The sequence of the last event handed to the stream's reader.
         self.last = after_sequence
+        # Set when the caller asked for events after a sequence that was not
+        # stored yet: ``last`` then restarts from what is stored, and events
+        # up to here are consumed without being sent (the caller had them),
+        # so the run's terminal event still ends the stream whatever its number.
+        self.skip_through = 0
         # Live events not yet delivered, by sequence (all > last once purged).
         self.inbox: dict[int, ProgressEvent] = {}
         # Set when the inbox overflowed: live events are ignored until the
@@ -64,6 +70,11 @@ class Subscriber:
         # when a sooner one is needed, so a busy stream schedules no timers.
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
+
+    @property
+    def position(self) -> int:
+        """Where the caller stands: the sequence to resume after."""
+        return max(self.last, self.skip_through)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -132,7 +143,7 @@ class Subscription(AsyncIterator[ProgressEvent]):
     @property
     def last_sequence(self) -> int:
         """The sequence of the last event delivered (``after_sequence`` before any)."""
-        return self._subscriber.last
+        return self._subscriber.position
 
     def __aiter__(self) -> Subscription:
         return self

@@ -87,6 +87,11 @@ PROBE_TIMEOUT_S = 2.0
 # (memory: this many chunks plus the re-cut buffer). Measured on 10 MB: 2 is
 # ~20% faster than writing one at a time; 3 or 4 gain nothing more.
 UPLOAD_WRITES_IN_FLIGHT = 2
+# How long ``close()`` waits for uploads still running (and their cleanup):
+# on shutdown the server cancels them, and their chunks must be deleted
+# before the pools stop, or they would lie in the table until the session
+# expires.
+UPLOADS_DRAIN_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,8 @@ class DynamoStore(TableAccess, Store):
         # and hung probes must not take threads from real calls.
         self._probe_client = client
         self._probe_executor = ThreadPoolExecutor(1, thread_name_prefix="scout-store-probe")
+        # One future per put_file still running or cleaning up (``close`` waits).
+        self._uploads: set[asyncio.Future[None]] = set()
 
     @classmethod
     def from_config(
@@ -672,6 +679,8 @@ class DynamoStore(TableAccess, Store):
 
         blob_id = uuid.uuid4().hex
         commit: asyncio.Future[tuple[Item | None, int]] | None = None
+        cleanup: asyncio.Future[None] | None = None
+        ended = self._upload_started()
         digest = hashlib.sha256()
         buffer = bytearray()
         size = 0
@@ -747,10 +756,46 @@ class DynamoStore(TableAccess, Store):
                 await self._discard_unless_committed(
                     session_id, sk, blob_id, written, commit, f"file {name!r}")
 
-            await asyncio.shield(clean_up())
+            cleanup = asyncio.ensure_future(clean_up())
+            await asyncio.shield(cleanup)
             raise
+        finally:
+            # A cancelled caller stops waiting for its cleanup; close() does not.
+            self._upload_ends(ended, cleanup)
         await self._drop_old_version(session_id, old, f"file {name!r}")
         return info
+
+    def _upload_started(self) -> asyncio.Future[None]:
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._uploads.add(ended)
+        ended.add_done_callback(self._uploads.discard)
+        return ended
+
+    @staticmethod
+    def _upload_ends(ended: asyncio.Future[None], cleanup: asyncio.Future[None] | None) -> None:
+        """Mark an upload over, once its cleanup (if it has one) has finished."""
+        def over(_: object = None) -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        if cleanup is None or cleanup.done():
+            over()
+        else:
+            cleanup.add_done_callback(over)
+
+    async def _drain_uploads(self) -> None:
+        """Let running uploads end and delete their chunks before the pools stop.
+
+        On shutdown the server has cancelled their calls; each then deletes
+        the chunks it wrote. Bounded: what is still running after
+        ``UPLOADS_DRAIN_S`` is left to expire with its session.
+        """
+        if not self._uploads:
+            return
+        _, pending = await asyncio.wait(set(self._uploads), timeout=UPLOADS_DRAIN_S)
+        if pending:
+            logger.warning("closing with %d uploads still running; their chunks expire "
+                           "with their sessions", len(pending))
 
     async def _file_usage(self, session_id: str, session: Item) -> _FileUsage:
         """How many files the session holds and their bytes, from its counters.
@@ -1330,7 +1375,8 @@ class DynamoStore(TableAccess, Store):
                               reason="STORE_UNAVAILABLE") from None
 
     async def close(self) -> None:
-        """Stop the pools and close the clients this store built."""
+        """Let uploads clean up, then stop the pools and close the clients this store built."""
+        await self._drain_uploads()
         self._probe_executor.shutdown(wait=False, cancel_futures=True)
         if self._probe_client is not self._client:
             self._probe_client.close()
