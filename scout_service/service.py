@@ -281,7 +281,7 @@ class ScoutService:
         # put_report itself reads the session (with the report it replaces) and
         # refuses an expired or deleted one: the owner check can come from the cache.
         session = await self.session_for(p, session_id, write=True)
-        body = citations.strip_authored_sources(content)
+        body = citations.body_of(content)
         if not citations.cited_ids(body):
             return await self.store.put_report(
                 session_id, kind, content, source=ReportSource.CALLER, author=p.name,

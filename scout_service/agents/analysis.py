@@ -20,6 +20,7 @@ from scout_service.domain import SPECIALISTS, ReportKind
 
 MAX_PASSAGES_PER_SECTION = 8
 MAX_PASSAGE_CHARS = 360
+MAX_QUOTE_CHARS = 640
 
 OFFLINE_NOTICE = (
     "> **Produced offline, without a language model.** Scout's extractive analyser wrote "
@@ -160,6 +161,7 @@ SEARCHES: Mapping[ReportKind, tuple[str, ...]] = {
         "consumer protection terms contract liability insurance",
         "authority regulator directive act standard certification",
         "employment tax VAT food safety health",
+        "invoice e-invoicing electronic format interface export accessibility",
     ),
     ReportKind.FINAL: (
         "executive summary overview introduction",
@@ -480,8 +482,8 @@ def bullets(passages: Sequence[Passage], plan: Plan) -> list[str]:
             out.append(f"- {_shorten(p.text)} *({_source(p, plan)})*")
         elif p.is_row:
             out.append(f"- {_shorten(p.text)} [{p.source_id}]")
-        else:
-            out.append(f"- “{_shorten(p.text)}” [{p.source_id}]")
+        else:  # a verified quote: longer sentences are worth keeping whole
+            out.append(f"- “{_shorten(p.text, MAX_QUOTE_CHARS)}” [{p.source_id}]")
     return out
 
 

@@ -112,7 +112,7 @@ def make_save_tool(binding: ReportBinding, outcome: AgentOutcome) -> Any:
         if not content.strip():
             return _error("The report is empty. Call the tool again with the complete report.")
         sources = binding.registry.known() if binding.registry is not None else {}
-        problems = citations.check(citations.strip_authored_sources(content), sources)
+        problems = citations.check(citations.body_of(content), sources)
         if problems:
             outcome.refusals += 1
             listing = citations.describe_problems(problems)

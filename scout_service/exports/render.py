@@ -100,8 +100,9 @@ def render_zip(session_id: str, reports: Sequence[ExportReport], generated_at: d
     members += [
         (export_file_name(session_id, "html"), html),
         (export_file_name(session_id, "pdf"), pdf),
-        ("sources.json", _sources_json(ordered)),
     ]
+    if any(report.sources for report in ordered):
+        members.append(("sources.json", _sources_json(ordered)))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for member_name, content in members:

@@ -118,14 +118,35 @@ def sources_section(cited: Sequence[Source]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_LISTED = re.compile(r"^## Sources\n\n(?:- \[S\d{1,5}\] .*(?:\n|\Z))+", re.MULTILINE)
+
+
 def with_sources(markdown: str, sources: Mapping[str, Source]) -> tuple[str, tuple[str, ...]]:
-    """The report as stored: its text, then the Sources list; and the ids it cites."""
-    body = strip_authored_sources(markdown)
-    ids = cited_ids(body)
+    """The report as stored, with the server's Sources list; and the ids it cites.
+
+    A Sources list in the server's own format (an edited report keeps the one
+    it was given) is written again in place from the stored sources, so text
+    after it stays; otherwise an authored Sources section at the end is
+    replaced and the list goes last.
+    """
+    found = list(_LISTED.finditer(markdown))
+    if found:
+        block = found[-1]
+        head, tail = markdown[: block.start()], markdown[block.end():]
+    else:
+        head, tail = strip_authored_sources(markdown), ""
+    ids = cited_ids(head + tail)
     cited = sorted((sources[i] for i in ids if i in sources), key=lambda s: s.number)
     if not cited:  # nothing to list: the report is stored as written
         return markdown, ()
-    return f"{body.rstrip()}\n\n{sources_section(cited)}", tuple(s.source_id for s in cited)
+    listing = sources_section(cited)
+    stored = f"{head.rstrip()}\n\n{listing}" + (f"\n{tail.lstrip()}" if tail.strip() else "")
+    return stored, tuple(s.source_id for s in cited)
+
+
+def body_of(markdown: str) -> str:
+    """The text whose citations are checked: without any Sources list or section."""
+    return strip_authored_sources(_LISTED.sub("", markdown))
 
 
 def without_sources(markdown: str) -> str:
