@@ -27,7 +27,7 @@ from scout_service.documents import combine_documents, extract_text
 from scout_service.domain import SPECIALISTS, ReportKind, RunState
 from scout_service.research.index import IndexBuilder
 from scout_service.store import MemoryStore
-from tests.agents.support import RecordingSink, make_runner, new_session, plan_bytes, wait_terminal
+from tests.agents.support import make_runner, new_session, plan_bytes, wait_terminal
 
 PASTE_LIMIT = 400_000
 
