@@ -215,7 +215,9 @@ def git_commit() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
                                 capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=HERE.parent,
+        # The eval's own outputs do not make a checkout dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".",
+                                ":!eval/RESULTS.md", ":!eval/floor.json"], cwd=HERE.parent,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
