@@ -12,7 +12,7 @@ GEN_DIR := clients/python/src
 PROTOS := $(wildcard protos/scout/v1/*.proto)
 
 
-.PHONY: system-deps help setup protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench docker clean
+.PHONY: system-deps help setup protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench eval docker clean
 
 help:
 	@echo "make demo    - set everything up and run a full research session (embedded DynamoDB, offline model)"
@@ -20,6 +20,7 @@ help:
 	@echo "make run     - start the server on the embedded default"
 	@echo "make protos  - regenerate the Python stubs from protos/"
 	@echo "make bench   - run the benchmarks and print ratios against the floor"
+	@echo "make eval    - score the dossiers of the frozen set in eval/ (RECORD_FLOOR=1 re-records the floor)"
 
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,7 +57,7 @@ buf-breaking: $(BUF)
 
 lint: $(VENV)/.installed buf-lint
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/ruff check scout_service clients/python/src/scout_client tests bench
+	$(VENV)/bin/ruff check scout_service clients/python/src/scout_client tests bench eval
 	$(VENV)/bin/mypy
 
 system-deps:
@@ -74,6 +75,11 @@ run: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# Model settings on the command line (SCOUT_MODEL_PROVIDER=bedrock BEDROCK_MODEL_ID=...) reach
+# the server through the environment; RECORD_FLOOR=1 writes eval/floor.json from this run.
+eval: $(VENV)/.installed
+	$(PY) -m eval $(if $(RECORD_FLOOR),--record-floor)
 
 docker:
 	docker build -t scout-service .
