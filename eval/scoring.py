@@ -264,11 +264,21 @@ def source_problem(source: SourceInfo, files: Mapping[str, UploadedFile], run_id
     return ""
 
 
+def _plain(text: str) -> str:
+    """Text as a reader sees it: Markdown emphasis marks and link targets dropped.
+
+    A quote of "**Plus**: EUR 9" as "Plus: EUR 9" is faithful; the comparison
+    is otherwise exact (case, punctuation and words must match).
+    """
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    return normalise(re.sub(r"[*_`]", "", text))
+
+
 def quote_occurs(quote: str, excerpt: str) -> bool:
     """Whether a quote occurs in an excerpt; '…' separates fragments that occur in order."""
-    haystack = normalise(excerpt)
+    haystack = _plain(excerpt)
     position = 0
-    fragments = [normalise(f) for f in re.split(r"…|\.\.\.", quote)]
+    fragments = [_plain(f) for f in re.split(r"…|\.\.\.", quote)]
     fragments = [f for f in fragments if f]
     if not fragments:
         return False
