@@ -11,6 +11,8 @@ import gzip
 import hashlib
 import ipaddress
 import json
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +36,7 @@ from scout_service.research.web import (
     web_settings,
 )
 from scout_service.research.web.guard import system_resolver
+from tests.support.certs import issue, pem
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -70,7 +73,7 @@ class Site:
         return f"http://{host}:{self.port}{path}"
 
 
-def _start(site: Site) -> ThreadingHTTPServer:
+def _start(site: Site, tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
             parts = urlsplit(self.path)
@@ -99,17 +102,19 @@ def _start(site: Site) -> ThreadingHTTPServer:
             return request
 
     server = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
 
 @pytest.fixture
-def make_site() -> Iterator[Callable[[], Site]]:
+def make_site() -> Iterator[Callable[..., Site]]:
     servers: list[ThreadingHTTPServer] = []
 
-    def make() -> Site:
+    def make(tls: ssl.SSLContext | None = None) -> Site:
         site = Site()
-        site.server = _start(site)
+        site.server = _start(site, tls)
         servers.append(site.server)
         return site
 
@@ -538,3 +543,34 @@ async def test_a_planted_instruction_comes_back_only_as_text(make_site: Any, htt
     page = await research.fetch(site.url("/p.html", host="localhost"))
     assert " ".join(page.text.split()).count(planted) == 1  # the comment copy is gone
     assert "<" not in page.text and research.fetches_used == 2
+
+
+async def test_https_keeps_the_host_name_for_sni_and_certificate_checks(make_site: Any,
+                                                                        http: Any) -> None:
+    # The server's certificate names "localhost" (and 127.0.0.1), not "other.test".
+    ca = issue("Test CA", None, ca=True)
+    chain, key = pem(*issue("localhost", ca, server=True))
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.NamedTemporaryFile() as c, tempfile.NamedTemporaryFile() as k:
+        for file, data in ((c, chain), (k, key)):
+            file.write(data)
+            file.flush()
+        server_tls.load_cert_chain(c.name, k.name)
+    server_names: list[str | None] = []
+
+    def note_sni(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        server_names.append(name)
+
+    server_tls.sni_callback = note_sni
+    site = make_site(server_tls)
+    site.routes["/"] = reply(ARTICLE)
+    trust = ssl.create_default_context(cadata=pem(*ca)[0].decode())
+    resolver = Resolver({"localhost": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    research = WebResearch(
+        None, WebSettings(fetch_allow_hosts=frozenset({"localhost", "other.test"})), http,
+        resolver=resolver, ssl_context=trust)
+    page = await research.fetch(f"https://localhost:{site.port}/")
+    assert "4.2 billion" in page.text and page.final_url.startswith("https://localhost:")
+    with pytest.raises(WebToolError, match="certificate could not be verified"):
+        await research.fetch(f"https://other.test:{site.port}/")
+    assert server_names == ["localhost", "other.test"]

@@ -13,6 +13,7 @@ import codecs
 import hashlib
 import logging
 import re
+import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -50,7 +51,9 @@ class WebResearch:
     names on its own and may follow proxies from the environment, either of
     which would undo the address check, so each fetch uses a
     ``PinnedTransport`` of its own. ``resolver`` (host, port → addresses)
-    replaces DNS in tests; ``clock`` stamps ``retrieved_at``.
+    replaces DNS in tests; ``ssl_context`` is the trust store for https pages
+    (default: httpx's, certifi), for a corporate or a test CA; ``clock`` stamps
+    ``retrieved_at``.
     """
 
     def __init__(
@@ -60,10 +63,12 @@ class WebResearch:
         http: httpx.AsyncClient,
         *,
         resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider, self._settings, self._http = provider, settings, http
         self._resolver = resolver or system_resolver
+        self._ssl_context = ssl_context
         self._clock = clock
         self._searches = 0
         self._fetches = 0
@@ -115,9 +120,8 @@ class WebResearch:
             raise WebToolError(f"fetching {start} took longer than {timeout:g} s; try another "
                                "source") from None
         retrieved_at = self._clock()
-        markup = _decode(body, charset, is_html=media_type in _HTML_TYPES)
         title, text = await asyncio.to_thread(
-            page_text, markup, url=str(final), is_html=media_type in _HTML_TYPES)
+            _readable, body, charset, url=str(final), is_html=media_type in _HTML_TYPES)
         if not text:
             raise WebToolError(f"the page {final} has no readable text")
         logger.info("page fetched", extra={"host": final.host, "bytes": len(body),
@@ -131,7 +135,7 @@ class WebResearch:
     async def _download(self, url: httpx.URL) -> tuple[httpx.URL, str, str | None, bytes, bool]:
         """Follow redirects by hand, checking and pinning every hop before it is dialled."""
         s = self._settings
-        transport = PinnedTransport()
+        transport = PinnedTransport(self._ssl_context)
         async with httpx.AsyncClient(transport=transport, headers=_HEADERS, trust_env=False,
                                      follow_redirects=False,
                                      timeout=httpx.Timeout(s.fetch_timeout_s)) as client:
@@ -156,8 +160,9 @@ class WebResearch:
                 except httpx.HTTPError as exc:
                     logger.info("page fetch failed", extra={"host": url.host,
                                                             "error": type(exc).__name__})
-                    raise WebToolError(f"the page {url} could not be fetched "
-                                       "(connection failed)") from None
+                    why = ("its TLS certificate could not be verified"
+                           if "CERTIFICATE_VERIFY_FAILED" in str(exc) else "connection failed")
+                    raise WebToolError(f"the page {url} could not be fetched ({why})") from None
         raise WebToolError(f"the page {url} redirected more than {s.max_redirects} times")
 
 
@@ -218,6 +223,11 @@ async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, boo
     except zlib.error:
         raise WebToolError(f"the page {response.url} sent a corrupt compressed body") from None
     return bytes(body), False
+
+
+def _readable(body: bytes, charset: str | None, *, url: str, is_html: bool) -> tuple[str, str]:
+    """Decode and extract in one worker-thread call: both are CPU work on up to the byte cap."""
+    return page_text(_decode(body, charset, is_html=is_html), url=url, is_html=is_html)
 
 
 def _decode(body: bytes, charset: str | None, *, is_html: bool) -> str:
