@@ -98,6 +98,51 @@ def _names(value: str) -> frozenset[str]:
     return frozenset(n.strip() for n in value.split(",") if n.strip())
 
 
+class Secret:
+    """A credential whose ``repr``/``str`` never show it, so settings can be logged.
+
+    ``reveal()`` is the one way to read the value, which makes every place
+    that sends a key to a provider easy to find.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The credential itself, for the request header that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _opt_secret(value: str) -> Secret | None:
+    return Secret(value.strip()) if value.strip() else None
+
+
+def _opt_url(value: str) -> str | None:
+    v = value.strip()
+    if not v:
+        return None
+    if not v.startswith(("http://", "https://")) or len(v) <= len("https://"):
+        raise ValueError(f"expected an http(s):// URL, got {v[:80]!r}")
+    return v.rstrip("/")
+
+
+def _hosts(value: str) -> frozenset[str]:
+    return frozenset(n.strip().lower().rstrip(".") for n in value.split(",") if n.strip())
+
+
 @dataclass(frozen=True)
 class Option:
     """One environment variable: where it goes, its default, what it is for."""
@@ -248,6 +293,33 @@ OPTIONS: tuple[Option, ...] = (
            "(bounds the cross-replica delay).", "progress"),
     Option(("SCOUT_HEARTBEAT_INTERVAL_S",), "heartbeat_interval_s", "10", _float(0.05, 3600),
            "Quiet time after which a progress stream sends a heartbeat.", "progress"),
+    # -- web (research with evidence: search and page fetching for the agents)
+    Option(("SCOUT_WEB_SEARCH_PROVIDER",), "web_search_provider", "off",
+           _choice("off", "tavily", "exa", "brave", "searxng"),
+           "Web search behind the agents' search tool: off, tavily, exa, brave, searxng.",
+           "web"),
+    Option(("SCOUT_TAVILY_API_KEY",), "tavily_api_key", "", _opt_secret,
+           "API key (web search provider tavily).", "web"),
+    Option(("SCOUT_EXA_API_KEY",), "exa_api_key", "", _opt_secret,
+           "API key (web search provider exa).", "web"),
+    Option(("SCOUT_BRAVE_API_KEY",), "brave_api_key", "", _opt_secret,
+           "Brave Search API subscription token (web search provider brave).", "web"),
+    Option(("SCOUT_SEARXNG_URL",), "searxng_url", "", _opt_url,
+           "Base URL of a SearXNG instance with the JSON format enabled (provider searxng).",
+           "web"),
+    Option(("SCOUT_WEB_SEARCH_BASE_URL",), "web_search_base_url", "", _opt_url,
+           "Override of the search provider's API base URL (a proxy or a test fake).", "web"),
+    Option(("SCOUT_FETCH_ALLOW_HOSTS",), "fetch_allow_hosts", "", _hosts,
+           "Host names agents may fetch even though they resolve to private or loopback "
+           "addresses (comma separated; everything else must be a public address).", "web"),
+    Option(("SCOUT_FETCH_MAX_BYTES",), "fetch_max_bytes", "2000000", _int(1024, 100_000_000),
+           "Most bytes of one fetched page that are read; the rest is cut off.", "web"),
+    Option(("SCOUT_FETCH_TIMEOUT_S",), "fetch_timeout_s", "15", _float(0.1, 600),
+           "Wall time one page fetch (redirects included) may take.", "web"),
+    Option(("SCOUT_MAX_WEB_SEARCHES_PER_RUN",), "max_web_searches_per_run", "20",
+           _int(0, 10_000), "Web searches the agents of one run may make together.", "web"),
+    Option(("SCOUT_MAX_FETCHES_PER_RUN",), "max_fetches_per_run", "20", _int(0, 10_000),
+           "Web pages the agents of one run may fetch together.", "web"),
 )
 
 
@@ -310,6 +382,17 @@ class Settings:
     resume_scan_interval_s: float = 15
     progress_poll_ms: int = 250
     heartbeat_interval_s: float = 10
+    web_search_provider: str = "off"
+    tavily_api_key: Secret | None = None
+    exa_api_key: Secret | None = None
+    brave_api_key: Secret | None = None
+    searxng_url: str | None = None
+    web_search_base_url: str | None = None
+    fetch_allow_hosts: frozenset[str] = frozenset()
+    fetch_max_bytes: int = 2_000_000
+    fetch_timeout_s: float = 15
+    max_web_searches_per_run: int = 20
+    max_fetches_per_run: int = 20
     # Derived at parse time, not from one variable.
     aws_credentials_present: bool = field(default=False)
 
@@ -422,6 +505,13 @@ def _check(s: Settings) -> None:
         path = getattr(s, path_field)
         if path and not Path(path).is_file():
             raise ConfigError(f"{var}: no such file {path!r}")
+    needs = {"tavily": (s.tavily_api_key, "SCOUT_TAVILY_API_KEY"),
+             "exa": (s.exa_api_key, "SCOUT_EXA_API_KEY"),
+             "brave": (s.brave_api_key, "SCOUT_BRAVE_API_KEY"),
+             "searxng": (s.searxng_url, "SCOUT_SEARXNG_URL")}
+    if s.web_search_provider in needs and not needs[s.web_search_provider][0]:
+        raise ConfigError(f"SCOUT_WEB_SEARCH_PROVIDER={s.web_search_provider} needs "
+                          f"{needs[s.web_search_provider][1]}")
     table = s.token_hashes()  # validates the entries even where auth is off
     if s.auth_enabled:
         if not table and not s.tls_client_ca_file:
