@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
+
 from scout_service.agents.providers import ProviderSettings, make_model_factory, validate_provider
 from scout_service.agents.runner import ResearchRunner, RunnerSettings
 from scout_service.config import Settings
 from scout_service.metrics import MeteredSink, Metrics
 from scout_service.progress.broker import ProgressBroker
+from scout_service.research.web import WebResearch, make_provider, web_settings
 from scout_service.server import Deps
 from scout_service.store import DynamoStore, EmbeddedDynamo, StoreLimits
 
@@ -100,8 +103,17 @@ async def build_deps(s: Settings) -> Deps:
     metrics = Metrics()
     metrics.watch_broker(broker)
     metrics.watch_store(store)
+    web = web_settings(s)
+    http = httpx.AsyncClient(timeout=web.search_timeout_s)
+    closers.append(http.aclose)
+    search = make_provider(web, http)
+
+    def run_web() -> WebResearch | None:
+        return WebResearch(search, web, http) if search is not None else None
+
     runner = ResearchRunner(
         store, MeteredSink(broker, metrics), make_model_factory(provider),
         settings=runner_settings(s), replica_id=s.replica, provider_name=s.model_provider,
+        web=run_web,
     )
     return Deps(store=store, runner=runner, broker=broker, metrics=metrics, closers=closers)

@@ -96,7 +96,8 @@ class OfflineModel(Model):
                 yield event
             return
         if result is None and search is not None:
-            async for event in self._search_turn(search, input_tokens, cancel_signal):
+            web = "web_search" in {spec["name"] for spec in tool_specs or []}
+            async for event in self._search_turn(search, input_tokens, cancel_signal, web=web):
                 yield event
             return
         if result is not None:
@@ -115,22 +116,25 @@ class OfflineModel(Model):
             yield event
 
     async def _search_turn(
-        self, tool_name: str, input_tokens: int, cancel_signal: threading.Event | None
+        self, tool_name: str, input_tokens: int, cancel_signal: threading.Event | None,
+        *, web: bool = False,
     ) -> AsyncGenerator[StreamEvent, None]:
-        """One ``search_documents`` call per topic of this kind's report."""
+        """One ``search_documents`` call per topic of this kind's report (and one on the web)."""
         queries = analysis.SEARCHES[self.kind]
+        calls = [(tool_name, q) for q in queries] + ([("web_search", queries[0])] if web else [])
         yield {"messageStart": {"role": "assistant"}}
         yield {"contentBlockStart": {"start": {}}}
         yield {"contentBlockDelta": {"delta": {"text": (
             f"Searching the documents for the {self.kind.title.lower()}."
         )}}}
         yield {"contentBlockStop": {}}
-        for number, query in enumerate(queries):
+        for number, (name, query) in enumerate(calls):
             await self._pause(cancel_signal)
-            arguments = json.dumps({"query": query, "limit": analysis.SEARCH_LIMIT})
+            arguments = json.dumps({"query": query, "limit": analysis.SEARCH_LIMIT}
+                                   if name == tool_name else {"query": query})
             yield {"contentBlockStart": {"start": {"toolUse": {
                 "toolUseId": f"tooluse_offline_search_{self.kind.value}_{number}",
-                "name": tool_name,
+                "name": name,
             }}}}
             yield {"contentBlockDelta": {"delta": {"toolUse": {"input": arguments}}}}
             yield {"contentBlockStop": {}}

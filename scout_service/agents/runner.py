@@ -71,6 +71,7 @@ from scout_service.research.corpus import Corpus, build_corpus
 from scout_service.research.index import CorpusCache
 from scout_service.research.sources import SourceRegistry
 from scout_service.research.tools import ResearchBinding, describe_call, make_research_tools
+from scout_service.research.web import WebResearch
 from scout_service.store.base import Store, every_item
 
 logger = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ class _LocalRun:
     recorder: EventRecorder | None = None
     documents: Corpus | None = None
     sources: SourceRegistry | None = None
+    web: WebResearch | None = None
     resumed: bool = False
     # Why the run is being stopped here: cancel, shutdown or lost (taken over).
     stop: str | None = None
@@ -271,6 +273,7 @@ class ResearchRunner:
         replica_id: str,
         provider_name: str,
         clock: Callable[[], float] = time.time,
+        web: Callable[[], WebResearch | None] | None = None,
     ) -> None:
         """Wire the runner; ``start()`` begins lease renewal and the resume scan."""
         _keep_threads_untraced()
@@ -283,6 +286,8 @@ class ResearchRunner:
         self._clock = clock
         self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
         self.corpora = CorpusCache(max_entries=settings.max_cached_corpora)
+        # A WebResearch per run (its budgets are per run), or None without a provider.
+        self._web = web or (lambda: None)
         self._local: dict[str, _LocalRun] = {}
         # Runs being admitted (between the limit check and _launch), per owner.
         self._admitting: collections.Counter[str] = collections.Counter()
@@ -680,6 +685,7 @@ class ResearchRunner:
         if lr.sources is None:
             lr.sources = await SourceRegistry.load(
                 self._store, lr.run.session_id, lr.key, clock=self._clock)
+            lr.web = self._web()
         digest = documents.digest
         todo = [k for k in SPECIALISTS if k not in kept]
         if self._settings.sequential_specialists:
@@ -748,7 +754,8 @@ class ResearchRunner:
             registry=lr.sources, max_refusals=self._settings.max_save_refusals,
         )
         research = ResearchBinding(lr.documents.index, lr.sources, kind,
-                                   max_searches=self._settings.max_searches_per_agent)
+                                   max_searches=self._settings.max_searches_per_agent,
+                                   web=lr.web)
         agent = Agent(
             model=self._model_factory(kind),
             tools=[*make_research_tools(research), make_save_tool(binding, outcome)],
