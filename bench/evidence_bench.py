@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 from strands import Agent
@@ -88,7 +89,7 @@ def _rss_mb() -> float:
 def _index_100mb(tmpdir: str) -> tuple[float, float]:
     start_rss = _rss_mb()
     started = time.perf_counter()
-    builder = IndexBuilder(__import__("pathlib").Path(tmpdir) / "bench.db")
+    builder = IndexBuilder(Path(tmpdir) / "bench.db")
     for n in range(4):
         text = _big_plan(25 * 1000 * 1000 - 200).decode()
         doc = extract_text(text.encode(), f"plan-{n}.md", max_chars=30_000_000)

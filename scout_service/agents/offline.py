@@ -29,6 +29,7 @@ from strands.types.tools import ToolSpec
 
 from scout_service.agents import analysis, prompts
 from scout_service.domain import ReportKind
+from scout_service.research.tools import SEARCH_TOOL, WEB_SEARCH_TOOL
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -96,7 +97,7 @@ class OfflineModel(Model):
                 yield event
             return
         if result is None and search is not None:
-            web = "web_search" in {spec["name"] for spec in tool_specs or []}
+            web = WEB_SEARCH_TOOL in {spec["name"] for spec in tool_specs or []}
             async for event in self._search_turn(search, input_tokens, cancel_signal, web=web):
                 yield event
             return
@@ -121,7 +122,7 @@ class OfflineModel(Model):
     ) -> AsyncGenerator[StreamEvent, None]:
         """One ``search_documents`` call per topic of this kind's report (and one on the web)."""
         queries = analysis.SEARCHES[self.kind]
-        calls = [(tool_name, q) for q in queries] + ([("web_search", queries[0])] if web else [])
+        calls = [(tool_name, q) for q in queries] + ([(WEB_SEARCH_TOOL, queries[0])] if web else [])
         yield {"messageStart": {"role": "assistant"}}
         yield {"contentBlockStart": {"start": {}}}
         yield {"contentBlockDelta": {"delta": {"text": (
@@ -258,7 +259,7 @@ def _saved(messages: Messages) -> bool:
 
 def _research_tool(tool_specs: list[ToolSpec] | None) -> str | None:
     names = [spec["name"] for spec in tool_specs or []]
-    return prompts.SEARCH_TOOL if prompts.SEARCH_TOOL in names else None
+    return SEARCH_TOOL if SEARCH_TOOL in names else None
 
 
 def _save_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | None:

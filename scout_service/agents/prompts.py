@@ -36,7 +36,6 @@ _TITLES = {
     ReportKind.FINAL: "Synthesis analyst",
 }
 
-SEARCH_TOOL = "search_documents"
 DIGEST_OPEN = "<documents_digest>"
 DIGEST_CLOSE = "</documents_digest>"
 CITING = (

@@ -151,5 +151,7 @@ def body_of(markdown: str) -> str:
 
 def without_sources(markdown: str) -> str:
     """A stored report without the server's Sources list (for the synthesis prompt)."""
-    index = markdown.rfind("\n" + SOURCES_HEADING + "\n")
-    return markdown[:index].rstrip() + "\n" if index >= 0 else markdown
+    found = list(_LISTED.finditer(markdown))
+    if not found:
+        return markdown
+    return markdown[: found[-1].start()].rstrip() + "\n"

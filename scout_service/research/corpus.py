@@ -9,6 +9,7 @@ and search for the rest, so no agent's prompt grows with the documents.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -38,8 +39,6 @@ async def build_corpus(
     key = tuple(sorted((info.name, info.sha256) for info in infos))
 
     async def load(builder: IndexBuilder) -> None:
-        import asyncio
-
         for info in infos:
             stored, data = await read_file(info.name)
             doc = await extract(data, stored.name)

@@ -68,9 +68,7 @@ class SourceRegistry:
         self.run_id = run_id
         self._clock = clock
         self._by_id: dict[str, Source] = {s.source_id: s for s in existing}
-        self._by_key: dict[str, Source] = {}
-        for s in existing:
-            self._by_key[source_key(s)] = s
+        self._by_key: dict[str, Source] = {source_key(s): s for s in existing}
         self._next = max((s.number for s in existing), default=0) + 1
         self._lock = asyncio.Lock()
 

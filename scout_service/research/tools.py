@@ -154,19 +154,15 @@ def make_research_tools(binding: ResearchBinding) -> list[Any]:
                           "by search_documents, e.g. S4")
         if not isinstance(around, int) or not 0 <= around <= 2:
             return _error("around must be 0, 1 or 2")
-        if not source.file_name:
-            binding.shown.discard(sid)
-            return _ok(render([source], binding))
-        found = await asyncio.to_thread(binding.index.passage_at, source.sha256, source.start)
-        center = found.ordinal if found is not None else None
-        if center is None:
-            binding.shown.discard(sid)
+        binding.shown.discard(sid)  # asked for: show it in full again
+        found = (await asyncio.to_thread(binding.index.passage_at, source.sha256, source.start)
+                 if source.file_name else None)
+        if found is None:  # a web page, or a passage of another file version
             return _ok(render([source], binding))
         passages = [
-            p for p in await asyncio.to_thread(_around, binding.index, source.sha256, center,
-                                               around) if p is not None
+            p for p in await asyncio.to_thread(_around, binding.index, source.sha256,
+                                               found.ordinal, around) if p is not None
         ]
-        binding.shown.discard(sid)  # asked for: show it in full again
         return await _answer(passages, binding, f"{sid} with {around} passage(s) around it:")
 
     if binding.web is None:
@@ -256,14 +252,11 @@ def describe_call(registry: SourceRegistry | None) -> Callable[[str, object], st
 
     def describe(name: str, arguments: object) -> str | None:
         args = arguments if isinstance(arguments, dict) else {}
-        if name == SEARCH_TOOL:
+        if name in (SEARCH_TOOL, WEB_SEARCH_TOOL):
+            where = "the documents" if name == SEARCH_TOOL else "the web"
             query = _clean_query(args.get("query")) or ""
             shown = query if len(query) <= 80 else query[:77] + "…"
-            return f"Searching the documents for {shown!r}" if shown else "Searching the documents"
-        if name == WEB_SEARCH_TOOL:
-            query = _clean_query(args.get("query")) or ""
-            shown = query if len(query) <= 80 else query[:77] + "…"
-            return f"Searching the web for {shown!r}"
+            return f"Searching {where} for {shown!r}" if shown else f"Searching {where}"
         if name == FETCH_TOOL:
             url = str(args.get("url", ""))
             return f"Fetching {url[:100]}"
