@@ -200,6 +200,23 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Findings:
+    """One agent's typed findings, as validated JSON (``research/findings.py``).
+
+    ``data`` is the JSON of the kind's findings model; ``warnings`` are
+    ``(field, message)`` pairs of inconsistencies the server kept; the
+    source ids in ``data`` are sources of run ``run_id``.
+    """
+
+    session_id: str
+    kind: ReportKind
+    run_id: str
+    data: str
+    created_at: float
+    warnings: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class TokenUsage:
     """Model tokens read and written."""
 

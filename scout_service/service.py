@@ -10,6 +10,7 @@ progress broker.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Protocol
 from scout_service.api.auth import Principal
 from scout_service.domain import (
     FileInfo,
+    Findings,
     Page,
     ProgressEvent,
     Report,
@@ -36,7 +38,7 @@ from scout_service.errors import (
     ResourceExhausted,
     session_not_found,
 )
-from scout_service.research import citations
+from scout_service.research import citations, findings
 from scout_service.store.base import Store, every_item
 
 
@@ -260,6 +262,14 @@ class ScoutService:
             session_id, run_id, page_size=page_size, page_token=page_token)
         return run_id, page
 
+    async def get_findings(
+        self, p: Principal, session_id: str, kind: ReportKind | None
+    ) -> list[Findings]:
+        """The session's findings (one kind's, or every kind's that has them)."""
+        await self._check_access(p, session_id)
+        found = await self.store.list_findings(session_id)
+        return [f for f in found if kind is None or f.kind is kind]
+
     async def _run_sources(self, session_id: str, run_id: str) -> dict[str, Source]:
         return {s.source_id: s async for s in every_item(lambda token: self.store.list_sources(
             session_id, run_id, page_size=1000, page_token=token))}
@@ -327,13 +337,19 @@ class ScoutService:
         loaded = await asyncio.gather(
             *(self.store.get_report(session_id, r.kind) for r in reports)
         )
+        found = {f.kind: f for f in await self.store.list_findings(session_id)}
         run_ids = {r.sources_run_id for r in loaded if r.cited and r.sources_run_id}
+        run_ids |= {f.run_id for f in found.values()}
         by_run = {run: await self._run_sources(session_id, run) for run in sorted(run_ids)}
         items = [
             exports.ExportReport(
                 name=r.kind.value, title=r.kind.title, markdown=r.content or "",
                 updated_at=datetime.fromtimestamp(r.updated_at, UTC),
                 sources=_cited(r, by_run),
+                findings=json.loads(found[r.kind].data) if r.kind in found else None,
+                findings_run_id=found[r.kind].run_id if r.kind in found else "",
+                findings_warnings=found[r.kind].warnings if r.kind in found else (),
+                findings_sources=_findings_sources(found.get(r.kind), by_run),
             )
             for r in loaded
         ]
@@ -413,6 +429,18 @@ class ScoutService:
         return self.broker.subscribe(
             session_id, run_id, after_sequence=after_sequence, principal=p.name
         )
+
+
+def _findings_sources(
+    found: Findings | None, by_run: Mapping[str, Mapping[str, Source]]
+) -> tuple[Source, ...]:
+    """The sources a kind's findings cite, in id order."""
+    if found is None:
+        return ()
+    sources = by_run.get(found.run_id, {})
+    ids = sorted(set(findings.source_ids(findings.parse(found.kind, found.data))),
+                 key=lambda i: int(i[1:]))
+    return tuple(sources[i] for i in ids if i in sources)
 
 
 def _cited(report: Report, by_run: Mapping[str, Mapping[str, Source]]) -> tuple[Source, ...]:

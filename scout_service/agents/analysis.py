@@ -1276,7 +1276,7 @@ def synthesise(
     out += _section(headings[1], summary, "")
 
     # 2. Recommendation
-    checks = _evidence_checks(parsed)
+    checks = evidence_checks(parsed)
     passed = sum(ok for _, ok in checks)
     if passed == len(checks):
         verdict = "GO to the next stage of due diligence (conditional go)"
@@ -1408,9 +1408,10 @@ def _headlines(parsed: Mapping[ReportKind, Mapping[str, list[str]]]) -> list[str
     return lines
 
 
-def _evidence_checks(
+def evidence_checks(
     parsed: Mapping[ReportKind, Mapping[str, list[str]]],
 ) -> list[tuple[str, bool]]:
+    """The kinds of evidence a decision needs, and whether the reports hold each."""
     def has(kind: ReportKind, pattern: str) -> bool:
         sections = parsed.get(kind)
         return sections is not None and _has_evidence(_section_of(sections, pattern))

@@ -26,6 +26,7 @@ from scout_service.agents.prompts import agent_title, save_tool_name
 from scout_service.agents.recorder import EventRecorder
 from scout_service.agents.tools import AgentOutcome
 from scout_service.domain import EventType
+from scout_service.research import findings
 
 
 class ProgressHooks(HookProvider):
@@ -34,6 +35,7 @@ class ProgressHooks(HookProvider):
     def __init__(
         self, recorder: EventRecorder, outcome: AgentOutcome, *,
         describe: Callable[[str, object], str | None] | None = None,
+        max_findings_refusals: int = 3,
     ) -> None:
         """Emit through ``recorder``; note what happened in ``outcome``.
 
@@ -44,6 +46,8 @@ class ProgressHooks(HookProvider):
         self._outcome = outcome
         self._tool_name = save_tool_name(outcome.kind)
         self._describe = describe
+        self._findings_tool = findings.tool_name(outcome.kind)
+        self._max_findings_refusals = max_findings_refusals
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         """Subscribe to the agent's lifecycle and tool calls."""
@@ -63,6 +67,8 @@ class ProgressHooks(HookProvider):
         # The name comes from the model: only the agent's own tools are quoted back.
         line = (self._describe(requested, event.tool_use.get("input"))
                 if self._describe is not None else None)
+        if line is None and requested == self._findings_tool:
+            line = f"Recording the {agent_title(self._outcome.kind).lower()}'s typed findings…"
         known = requested == self._tool_name or line is not None
         if line is None:
             line = (f"Calling {self._tool_name}…" if requested == self._tool_name
@@ -76,6 +82,16 @@ class ProgressHooks(HookProvider):
         if event.result.get("status") == "error":
             texts = [str(c.get("text", "")) for c in event.result.get("content", [])]
             self._outcome.tool_error = " ".join(texts)[:300] or "the tool reported an error"
+            if event.tool_use.get("name") == self._findings_tool:
+                # Strands hands the validation errors back to the model to retry;
+                # after the last allowed try the agent is stopped and fails.
+                outcome = self._outcome
+                outcome.findings_refusals += 1
+                if outcome.findings_refusals >= self._max_findings_refusals:
+                    outcome.findings_refused_out = (
+                        f"its findings were refused {outcome.findings_refusals} times; last: "
+                        + " ".join(texts)[:300])
+                    event.agent.cancel()
 
     async def _finished(self, event: AfterInvocationEvent) -> None:
         if event.result is not None:

@@ -27,8 +27,9 @@ from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from scout_service.agents import analysis, prompts
+from scout_service.agents import analysis, offline_findings, prompts
 from scout_service.domain import ReportKind
+from scout_service.research import findings
 from scout_service.research.tools import SEARCH_TOOL, WEB_SEARCH_TOOL
 
 T = TypeVar("T", bound=BaseModel)
@@ -91,6 +92,14 @@ class OfflineModel(Model):
         )
         result = _last_tool_result(messages)
         search = _research_tool(tool_specs)
+        findings_tool = _findings_tool(self.kind, tool_specs)
+        if findings_tool is not None and (tool_choice is not None or (
+                result is not None and result.get("status") != "error" and _saved(messages))):
+            # After a successful save (or when strands forces it): the typed findings.
+            async for event in self._findings_turn(findings_tool, messages, input_tokens,
+                                                   cancel_signal):
+                yield event
+            return
         if result is not None and not _saved(messages) and search is not None:
             async for event in self._save_turn(messages, tool_specs, input_tokens,
                                                cancel_signal):
@@ -175,7 +184,31 @@ class OfflineModel(Model):
         yield {"messageStop": {"stopReason": "tool_use"}}
         yield _metadata(input_tokens, approx_tokens(report))
 
-    def _write(self, messages: Messages) -> str:
+    async def _findings_turn(
+        self, tool_name: str, messages: Messages, input_tokens: int,
+        cancel_signal: threading.Event | None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        prompt, documents = self._inputs(messages)
+        verdict = None
+        if not self.kind.is_specialist:
+            parsed = {kind: analysis.report_sections(text)
+                      for kind, text in prompts.find_reports(prompt).items()}
+            verdict = offline_findings.verdict(parsed)
+        data = offline_findings.findings(self.kind, documents, verdict=verdict)
+        arguments = json.dumps(data, ensure_ascii=False)
+        digest = hashlib.sha256(arguments.encode()).hexdigest()[:24]
+        await self._pause(cancel_signal)
+        yield {"messageStart": {"role": "assistant"}}
+        yield {"contentBlockStart": {"start": {"toolUse": {
+            "toolUseId": f"tooluse_offline_findings_{digest}", "name": tool_name,
+        }}}}
+        yield {"contentBlockDelta": {"delta": {"toolUse": {"input": arguments}}}}
+        yield {"contentBlockStop": {}}
+        yield {"messageStop": {"stopReason": "tool_use"}}
+        yield _metadata(input_tokens, approx_tokens(arguments))
+
+    def _inputs(self, messages: Messages) -> tuple[str, str]:
+        """The user prompt's text, and the documents: the retrieved passages, else the plan."""
         prompt = "\n".join(
             _block_text(block) for m in messages if m["role"] == "user" for block in m["content"]
             if "text" in block
@@ -184,7 +217,10 @@ class OfflineModel(Model):
             _block_text(block) for m in messages if m["role"] == "user" for block in m["content"]
             if "toolResult" in block
         )
-        documents = retrieved or prompts.find_plan(prompt) or prompt
+        return prompt, retrieved or prompts.find_plan(prompt) or prompt
+
+    def _write(self, messages: Messages) -> str:
+        prompt, documents = self._inputs(messages)
         if self.kind.is_specialist:
             return analysis.analyse(self.kind, documents)
         return analysis.synthesise(
@@ -260,6 +296,11 @@ def _saved(messages: Messages) -> bool:
 def _research_tool(tool_specs: list[ToolSpec] | None) -> str | None:
     names = [spec["name"] for spec in tool_specs or []]
     return SEARCH_TOOL if SEARCH_TOOL in names else None
+
+
+def _findings_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | None:
+    name = findings.tool_name(kind)
+    return name if name in {spec["name"] for spec in tool_specs or []} else None
 
 
 def _save_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | None:

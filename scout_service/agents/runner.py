@@ -30,7 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pydantic import BaseModel
 from strands import Agent
+from strands.types.exceptions import StructuredOutputException
 
 from scout_service.agents import prompts
 from scout_service.agents.hooks import ProgressHooks
@@ -51,6 +53,7 @@ from scout_service.domain import (
     AgentStatus,
     EventType,
     FileInfo,
+    Findings,
     ReportKind,
     Run,
     RunState,
@@ -66,7 +69,7 @@ from scout_service.errors import (
     ScoutError,
     Unavailable,
 )
-from scout_service.research import citations
+from scout_service.research import citations, findings
 from scout_service.research.corpus import Corpus, build_corpus
 from scout_service.research.index import CorpusCache
 from scout_service.research.sources import SourceRegistry
@@ -756,28 +759,39 @@ class ResearchRunner:
         research = ResearchBinding(lr.documents.index, lr.sources, kind,
                                    max_searches=self._settings.max_searches_per_agent,
                                    web=lr.web)
+        # The findings schema, refusing source ids that are not the run's.
+        findings_model = findings.bind(kind, lr.sources.known)
         agent = Agent(
             model=self._model_factory(kind),
             tools=[*make_research_tools(research), make_save_tool(binding, outcome)],
             system_prompt=prompts.system_prompt(kind),
             callback_handler=None,
-            hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources))],
+            hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources),
+                                 max_findings_refusals=self._settings.max_save_refusals)],
             name=f"scout-{kind.value.replace('_', '-')}",
         )
         error: str | None = None
         try:
             async with asyncio.timeout(self._settings.agent_timeout_s):
-                await agent.invoke_async(
+                result = await agent.invoke_async(
                     prompt,
                     # A fresh dict per call: strands adds to it in place.
                     invocation_state={"scout_run_id": lr.key, "scout_report_kind": kind.value},
                     cancel_signal=lr.cancel_signal,
                     limits={"turns": self._settings.max_agent_turns},
+                    structured_output_model=findings_model,
                 )
+            if outcome.saved and result.structured_output is not None and lr.stop is None:
+                await self._store_findings(lr, kind, result.structured_output, outcome)
         except TimeoutError:
             error = f"timed out after {self._settings.agent_timeout_s:g} s"
         except (RunTakenOver, EventLogUnavailable):
             raise
+        except StructuredOutputException as exc:
+            # The model ended without (valid) findings; what that means depends on
+            # whether it saved its report, said below.
+            if outcome.saved and outcome.findings_refused_out is None:
+                outcome.findings_refused_out = f"saved its report but gave no findings: {exc}"
         except Exception as exc:
             error = _describe(exc)
             logger.warning("agent failed", extra={"run_id": lr.key, "kind": kind.value,
@@ -787,14 +801,15 @@ class ResearchRunner:
         usage = _usage(agent)
         title = prompts.agent_title(kind)
         finished = self._clock()
-        if outcome.saved:
+        if outcome.saved and outcome.findings_saved:
             await self._set_agent(lr, kind, lambda a: replace(
                 a, state=AgentState.SUCCEEDED, finished_at=finished, error=None,
                 usage=a.usage + usage))
             await lr.recorder.emit(
                 EventType.AGENT_FINISHED, f"{title} finished.", agent=kind,
                 attributes={"input_tokens": str(usage.input_tokens),
-                            "output_tokens": str(usage.output_tokens)},
+                            "output_tokens": str(usage.output_tokens),
+                            "findings_warnings": str(outcome.findings_warnings)},
             )
             return
         if lr.stop is not None:
@@ -803,6 +818,10 @@ class ResearchRunner:
             return
         if error is None and outcome.refused_out is not None:
             error = outcome.refused_out
+        if error is None and outcome.saved:
+            error = outcome.findings_refused_out or (
+                "saved its report but gave no findings"
+                + (f"; the findings tool said: {outcome.tool_error}" if outcome.tool_error else ""))
         if error is None:
             error = "finished without saving its report"
             if outcome.stop_reason not in (None, "end_turn"):
@@ -813,6 +832,20 @@ class ResearchRunner:
             a, state=AgentState.FAILED, finished_at=finished, error=error,
             usage=a.usage + usage))
         await lr.recorder.emit(EventType.AGENT_FAILED, f"{title} failed: {error}", agent=kind)
+
+    async def _store_findings(
+        self, lr: _LocalRun, kind: ReportKind, value: BaseModel, outcome: AgentOutcome
+    ) -> None:
+        """Store an agent's validated findings with the warnings the server found in them."""
+        assert isinstance(value, findings.MODELS[kind])
+        found = findings.warnings(value)
+        await self._store.put_findings(Findings(
+            session_id=lr.run.session_id, kind=kind, run_id=lr.key,
+            data=value.model_dump_json(exclude_none=True), created_at=self._clock(),
+            warnings=tuple((w.field, w.message) for w in found),
+        ))
+        outcome.findings_saved = True
+        outcome.findings_warnings = len(found)
 
     # -- recording state ----------------------------------------------------------------------
 

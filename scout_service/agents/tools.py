@@ -44,6 +44,12 @@ class AgentOutcome:
     # Reports the save tool refused for their citations, and why it gave up.
     refusals: int = 0
     refused_out: str | None = None
+    # The typed findings (strands' structured output): stored, with how many
+    # warnings; refused by validation, and why the agent was stopped for it.
+    findings_saved: bool = False
+    findings_warnings: int = 0
+    findings_refusals: int = 0
+    findings_refused_out: str | None = None
     # A run-level failure met inside the tool, re-raised by the runner
     # (strands turns tool exceptions into error results for the model).
     fatal: BaseException | None = None

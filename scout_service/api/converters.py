@@ -6,12 +6,13 @@ servicers call these and nothing else to translate.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import descriptor, json_format, timestamp_pb2
 
-from scout.v1 import report_pb2, research_pb2, types_pb2
+from scout.v1 import findings_pb2, report_pb2, research_pb2, types_pb2
 from scout_service import domain
 from scout_service.errors import InvalidArgument
 
@@ -211,3 +212,40 @@ def event_to_pb(e: domain.ProgressEvent) -> research_pb2.ProgressEvent:
         tool_name=e.tool_name or "",
         attributes=dict(e.attributes),
     )
+
+
+_FINDINGS_FIELD = {
+    domain.ReportKind.MARKET: "market",
+    domain.ReportKind.COMPETITION: "competition",
+    domain.ReportKind.PRICE: "price",
+    domain.ReportKind.LEGAL: "legal",
+    domain.ReportKind.FINAL: "final",
+}
+
+
+def _proto_json(value: Any, message: descriptor.Descriptor) -> Any:
+    """Findings JSON (``research/findings.py``) in proto JSON: enum values get their prefix."""
+    out = {}
+    for name, item in value.items():
+        field = message.fields_by_name[name]
+        if field.message_type is not None:
+            out[name] = ([_proto_json(v, field.message_type) for v in item]
+                         if isinstance(item, list) else _proto_json(item, field.message_type))
+        elif field.enum_type is not None:
+            prefix = field.enum_type.values[0].name.removesuffix("UNSPECIFIED")
+            out[name] = prefix + str(item).upper()
+        else:
+            out[name] = item
+    return out
+
+
+def findings_to_pb(f: domain.Findings) -> findings_pb2.Findings:
+    """A kind's stored findings as the proto message."""
+    message = findings_pb2.Findings(
+        kind=report_kind_to_pb(f.kind), run_id=f.run_id, create_time=timestamp(f.created_at),
+        warnings=[findings_pb2.FindingWarning(field=field, message=text)
+                  for field, text in f.warnings],
+    )
+    body = getattr(message, _FINDINGS_FIELD[f.kind])
+    json_format.ParseDict(_proto_json(json.loads(f.data), body.DESCRIPTOR), body)
+    return message

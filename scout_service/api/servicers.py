@@ -19,6 +19,7 @@ from scout.v1 import (
     research_pb2_grpc,
     session_pb2,
     session_pb2_grpc,
+    types_pb2,
 )
 from scout_service.api import converters as conv
 from scout_service.api import validation as valid
@@ -175,6 +176,16 @@ class ReportServicer(report_pb2_grpc.ReportServiceServicer):
             sources=[conv.source_to_pb(s) for s in page.items],
             next_page_token=page.next_token or "", run_id=run,
         )
+
+    @unary
+    async def GetFindings(  # noqa: N802
+        self, request: report_pb2.GetFindingsRequest, context: Ctx, p: Principal
+    ) -> report_pb2.GetFindingsResponse:
+        sid = valid.session_id(request.session_id)
+        kind = (None if request.kind == types_pb2.REPORT_KIND_UNSPECIFIED
+                else conv.report_kind_from_pb(request.kind))
+        found = await self.service.get_findings(p, sid, kind)
+        return report_pb2.GetFindingsResponse(findings=[conv.findings_to_pb(f) for f in found])
 
     @unary
     async def ListReports(  # noqa: N802

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 from scout_service.domain import Source
 
@@ -46,6 +46,13 @@ class ExportReport:
     updated_at: datetime
     # The sources the report cites (its [S#] markers), as stored.
     sources: tuple[Source, ...] = ()
+    # The typed findings of the report's kind (``research/findings.py`` JSON, enum
+    # values in lower case), the run they came from and the server's warnings.
+    findings: Mapping[str, Any] | None = None
+    findings_run_id: str = ""
+    findings_warnings: tuple[tuple[str, str], ...] = ()
+    # The sources those findings cite, for chart captions.
+    findings_sources: tuple[Source, ...] = ()
 
     def __post_init__(self) -> None:
         """Reject unknown names early, before they reach ids or file names."""

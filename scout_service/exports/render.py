@@ -103,6 +103,8 @@ def render_zip(session_id: str, reports: Sequence[ExportReport], generated_at: d
     ]
     if any(report.sources for report in ordered):
         members.append(("sources.json", _sources_json(ordered)))
+    if any(report.findings is not None for report in ordered):
+        members.append(("findings.json", _findings_json(ordered)))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for member_name, content in members:
@@ -111,6 +113,17 @@ def render_zip(session_id: str, reports: Sequence[ExportReport], generated_at: d
             info.external_attr = 0o644 << 16
             archive.writestr(info, content)
     return buffer.getvalue()
+
+
+def _findings_json(reports: Sequence[ExportReport]) -> bytes:
+    """Every kind's typed findings, in GetFindings' field names (enum values in lower case)."""
+    rows = [
+        {"kind": report.name, "run_id": report.findings_run_id,
+         "warnings": [{"field": f, "message": m} for f, m in report.findings_warnings],
+         report.name.removesuffix("_report"): report.findings}
+        for report in reports if report.findings is not None
+    ]
+    return (json.dumps({"findings": rows}, ensure_ascii=False, indent=2) + "\n").encode()
 
 
 def _sources_json(reports: Sequence[ExportReport]) -> bytes:

@@ -8,6 +8,7 @@ Optional fields are simply left out of an item when ``None``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from scout_service.domain import (
     AgentStatus,
     EventType,
     FileInfo,
+    Findings,
     ProgressEvent,
     Report,
     ReportKind,
@@ -273,6 +275,31 @@ def source_from(item: Item) -> Source:
         end=get_i(item, "end"),
         url=opt_s(item, "url") or "",
         first_read_by=None if reader is None else ReportKind(reader),
+    )
+
+
+def findings_item(findings: Findings, ttl: int) -> Item:
+    """A FINDINGS# item."""
+    return {
+        **key(findings.session_id, keys.findings_sk(findings.kind.value)),
+        "kind": s(findings.kind.value),
+        "run_id": s(findings.run_id),
+        "data": s(findings.data),
+        "created_at": n(findings.created_at),
+        "warnings": s(json.dumps(findings.warnings)),
+        "ttl": n(ttl),
+    }
+
+
+def findings_from(item: Item) -> Findings:
+    """Findings from their item."""
+    return Findings(
+        session_id=get_s(item, "session_id"),
+        kind=ReportKind(get_s(item, "kind")),
+        run_id=get_s(item, "run_id"),
+        data=get_s(item, "data"),
+        created_at=get_f(item, "created_at"),
+        warnings=tuple((str(f), str(m)) for f, m in json.loads(opt_s(item, "warnings") or "[]")),
     )
 
 

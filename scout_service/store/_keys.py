@@ -30,6 +30,7 @@ IDEM_PREFIX = "IDEM#"
 ACTIVE_RUNS = "ACTIVE_RUNS"
 OWNER_PREFIX = "OWNER#"
 SOURCE_PREFIX = "SOURCE#"
+FINDINGS_PREFIX = "FINDINGS#"
 
 # Largest event sequence the key format holds (10 digits).
 MAX_SEQUENCE = 9_999_999_999
@@ -62,6 +63,11 @@ def run_sk(run_id: str) -> str:
 def event_sk(run_id: str, sequence: int) -> str:
     """Sort key of a progress event; zero padding keeps sequences in order."""
     return f"{EVENT_PREFIX}{run_id}#{sequence:010d}"
+
+
+def findings_sk(kind_name: str) -> str:
+    """Sort key of a kind's findings (``kind_name`` is ReportKind.value)."""
+    return FINDINGS_PREFIX + kind_name
 
 
 def source_prefix(run_id: str) -> str:

@@ -35,6 +35,7 @@ from typing import TypeVar
 
 from scout_service.domain import (
     FileInfo,
+    Findings,
     Page,
     ProgressEvent,
     Report,
@@ -243,6 +244,22 @@ class Store(abc.ABC):
         self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Source]:
         """A run's sources in id order (S1, S2 …)."""
+
+    # -- findings -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put_findings(self, findings: Findings) -> None:
+        """Store a kind's findings, replacing the kind's earlier ones.
+
+        ``NotFound`` if the session is not live. They expire with the session.
+        """
+
+    @abc.abstractmethod
+    async def list_findings(self, session_id: str) -> list[Findings]:
+        """The session's findings, one per kind that has them, in kind order.
+
+        ``NotFound`` if the session is not live.
+        """
 
     # -- runs -----------------------------------------------------------------
 

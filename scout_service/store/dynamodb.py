@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 
 from scout_service.domain import (
     FileInfo,
+    Findings,
     Page,
     ProgressEvent,
     Report,
@@ -68,6 +69,7 @@ from scout_service.store._access import (
     logger,
     make_client,
     prefix_query,
+    with_live_filter,
 )
 from scout_service.store.base import Store, StoreLimits, every_item
 from scout_service.store.table import DEFAULT_TABLE_NAME, GSI_NAME, check_table, create_table
@@ -1078,6 +1080,40 @@ class DynamoStore(TableAccess, Store):
             query=prefix_query(session_id, keys.source_prefix(run_id), None),
         )
         return Page(items=[codec.source_from(i) for i in items], next_token=token)
+
+    # -- findings -------------------------------------------------------------------
+
+    async def put_findings(self, findings: Findings) -> None:
+        """See ``Store.put_findings``: one put, conditional on the session's ttl.
+
+        The session's ttl is read first (findings expire with it) and checked
+        in the same transaction, as for sources.
+        """
+        sid = findings.session_id
+        ttl = await self._live_ttl(sid)
+        items = [
+            self._session_check(sid, ttl),
+            {"Put": {"TableName": self.table_name, "Item": codec.findings_item(findings, ttl)}},
+        ]
+        try:
+            await self._run(self._client.transact_write_items, TransactItems=items)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise session_not_found(sid) from None
+            raise
+
+    async def list_findings(self, session_id: str) -> list[Findings]:
+        """See ``Store.list_findings``: one Query (five small items at most)."""
+        now = self._clock()
+        query = with_live_filter(prefix_query(session_id, keys.FINDINGS_PREFIX, None), now)
+
+        async def items() -> list[Item]:
+            return [i async for page, _ in self._query_pages(**query) for i in page
+                    if keys.is_live(codec.ttl_of(i), now)]
+
+        _, found_items = await asyncio.gather(self.get_session(session_id), items())
+        found = {f.kind: f for f in map(codec.findings_from, found_items)}
+        return [found[kind] for kind in ReportKind if kind in found]
 
     # -- runs -------------------------------------------------------------------------
 

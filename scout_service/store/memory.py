@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from scout_service.domain import (
     FileInfo,
+    Findings,
     Page,
     ProgressEvent,
     Report,
@@ -57,6 +58,7 @@ class _SessionData:
     events: dict[str, dict[int, ProgressEvent]] = field(default_factory=dict)
     # run id -> source number -> source
     sources: dict[str, dict[int, Source]] = field(default_factory=dict)
+    findings: dict[ReportKind, Findings] = field(default_factory=dict)
     # "StartResearch#<request_id>" -> run id; "PutReport#<request_id>" -> Report.
     idem: dict[str, str | Report] = field(default_factory=dict)
 
@@ -339,6 +341,17 @@ class MemoryStore(Store):
                 raise keys.source_exists(sources[0].run_id, taken)
             for source in sources:
                 held[source.number] = source
+
+    async def put_findings(self, findings: Findings) -> None:
+        """See ``Store.put_findings``."""
+        with self._lock:
+            self._require(findings.session_id).findings[findings.kind] = findings
+
+    async def list_findings(self, session_id: str) -> list[Findings]:
+        """See ``Store.list_findings``."""
+        with self._lock:
+            held = self._require(session_id).findings
+            return [held[kind] for kind in ReportKind if kind in held]
 
     async def list_sources(
         self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None

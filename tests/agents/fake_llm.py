@@ -1,8 +1,9 @@
 """A tiny fake of an OpenAI-compatible and an Ollama chat endpoint on 127.0.0.1.
 
-Each request offers exactly one save tool (Scout binds one per agent). The
-first turn answers with a call to that tool; once the request carries the
-tool's result, it answers with a short text. OpenAI chunks are streamed as
+Each request offers exactly one save tool and one findings tool (Scout binds
+one of each per agent). The first turn answers with a call to the save tool;
+once the request carries its result, with a call to the findings tool (strands'
+structured output, which ends the invocation). OpenAI chunks are streamed as
 server-sent events (``chat.completion.chunk``), Ollama's as NDJSON lines.
 """
 
@@ -79,6 +80,16 @@ def _tool_name(body: dict[str, Any]) -> str:
     return saves[0]
 
 
+def _findings_call(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """After the save: the agent's structured-output (findings) tool, with minimal findings."""
+    tools = [str(t["function"]["name"]) for t in body.get("tools") or []]
+    names = [name for name in tools if name.endswith("Findings")]
+    assert len(names) == 1, "each Scout agent has exactly one findings tool"
+    final = {"verdict": "NO_GO", "confidence": 0.2,
+             "conditions": ["Written by the fake endpoint."]}
+    return names[0], final if names[0] == "FinalFindings" else {}
+
+
 def _openai_events(body: dict[str, Any]) -> Iterator[bytes]:
     def chunk(choices: list[Any], **extra: Any) -> bytes:
         data = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
@@ -87,20 +98,19 @@ def _openai_events(body: dict[str, Any]) -> Iterator[bytes]:
 
     answered = any(m.get("role") == "tool" for m in body.get("messages", []))
     if answered:
-        yield chunk([{"index": 0, "delta": {"role": "assistant", "content": "Saved."},
-                      "finish_reason": None}])
-        yield chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        name, findings = _findings_call(body)
+        arguments = json.dumps(findings)
     else:
         name = _tool_name(body)
         arguments = json.dumps({"content": report_for(name)})
-        yield chunk([{"index": 0, "delta": {"role": "assistant", "content": None, "tool_calls": [
-            {"index": 0, "id": "call_1", "type": "function",
-             "function": {"name": name, "arguments": ""}}]}, "finish_reason": None}])
-        for start in range(0, len(arguments), 20):
-            yield chunk([{"index": 0, "delta": {"tool_calls": [
-                {"index": 0, "function": {"arguments": arguments[start:start + 20]}}]},
-                "finish_reason": None}])
-        yield chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
+    yield chunk([{"index": 0, "delta": {"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "call_1", "type": "function",
+         "function": {"name": name, "arguments": ""}}]}, "finish_reason": None}])
+    for start in range(0, len(arguments), 20):
+        yield chunk([{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"arguments": arguments[start:start + 20]}}]},
+            "finish_reason": None}])
+    yield chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
     yield chunk([], usage={"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150})
     yield b"data: [DONE]\n\n"
 
@@ -113,7 +123,9 @@ def _ollama_lines(body: dict[str, Any]) -> Iterator[bytes]:
 
     answered = any(m.get("role") == "tool" for m in body.get("messages", []))
     if answered:
-        yield line({"role": "assistant", "content": "Saved."}, False)
+        name, findings = _findings_call(body)
+        yield line({"role": "assistant", "content": "", "tool_calls": [
+            {"function": {"name": name, "arguments": findings}}]}, False)
     else:
         name = _tool_name(body)
         yield line({"role": "assistant", "content": "", "tool_calls": [

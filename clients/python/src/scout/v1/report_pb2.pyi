@@ -1,3 +1,4 @@
+from scout.v1 import findings_pb2 as _findings_pb2
 from scout.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -92,6 +93,20 @@ class ListSourcesResponse(_message.Message):
     next_page_token: str
     run_id: str
     def __init__(self, sources: _Optional[_Iterable[_Union[_types_pb2.Source, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class GetFindingsRequest(_message.Message):
+    __slots__ = ("session_id", "kind")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    kind: _types_pb2.ReportKind
+    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ...) -> None: ...
+
+class GetFindingsResponse(_message.Message):
+    __slots__ = ("findings",)
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    findings: _containers.RepeatedCompositeFieldContainer[_findings_pb2.Findings]
+    def __init__(self, findings: _Optional[_Iterable[_Union[_findings_pb2.Findings, _Mapping]]] = ...) -> None: ...
 
 class ExportReportsRequest(_message.Message):
     __slots__ = ("session_id", "format")

@@ -60,6 +60,11 @@ class ReportServiceStub:
                 request_serializer=scout_dot_v1_dot_report__pb2.ListSourcesRequest.SerializeToString,
                 response_deserializer=scout_dot_v1_dot_report__pb2.ListSourcesResponse.FromString,
                 _registered_method=True)
+        self.GetFindings = channel.unary_unary(
+                '/scout.v1.ReportService/GetFindings',
+                request_serializer=scout_dot_v1_dot_report__pb2.GetFindingsRequest.SerializeToString,
+                response_deserializer=scout_dot_v1_dot_report__pb2.GetFindingsResponse.FromString,
+                _registered_method=True)
 
 
 class ReportServiceServicer:
@@ -102,6 +107,14 @@ class ReportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFindings(self, request, context):
+        """Returns the session's typed findings (verdict, market sizes, competitors,
+        prices, obligations), every value with the source ids of its run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +142,11 @@ def add_ReportServiceServicer_to_server(servicer, server):
                     servicer.ListSources,
                     request_deserializer=scout_dot_v1_dot_report__pb2.ListSourcesRequest.FromString,
                     response_serializer=scout_dot_v1_dot_report__pb2.ListSourcesResponse.SerializeToString,
+            ),
+            'GetFindings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFindings,
+                    request_deserializer=scout_dot_v1_dot_report__pb2.GetFindingsRequest.FromString,
+                    response_serializer=scout_dot_v1_dot_report__pb2.GetFindingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +285,33 @@ class ReportService:
             '/scout.v1.ReportService/ListSources',
             scout_dot_v1_dot_report__pb2.ListSourcesRequest.SerializeToString,
             scout_dot_v1_dot_report__pb2.ListSourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFindings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scout.v1.ReportService/GetFindings',
+            scout_dot_v1_dot_report__pb2.GetFindingsRequest.SerializeToString,
+            scout_dot_v1_dot_report__pb2.GetFindingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,413 @@
+"""The offline model's typed findings, read extractively from the passages it retrieved.
+
+Every value comes from one retrieved passage (a sentence or a table row) and
+carries that passage's source id; nothing is inferred beyond what a pattern
+reads off the text: an amount with its currency and scale, the year it is
+for, a price with what it is per, a regulation with the sentence that names
+it. Where the passages hold no such value, the finding is left out. The
+verdict is the offline heuristic of the final report (how much of the
+evidence a decision needs the reports contain), never a judgement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from scout_service.agents import analysis
+from scout_service.agents.analysis import Passage, Plan
+from scout_service.domain import ReportKind
+from scout_service.research.findings import CURRENCIES
+
+_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9,
+           "bn": 1e9, "trillion": 1e12}
+_CODE = r"\b(?:" + "|".join(sorted(CURRENCIES)) + r")\b"
+_MONEY = re.compile(
+    rf"(?P<pre>{_CODE}|[€$£])?\s?(?P<num>\d{{1,3}}(?:[,\u202f\u00a0 ]\d{{3}})+(?:\.\d+)?|"
+    rf"\d+(?:[.,]\d+)?)(?P<scale>\s?(?:thousand|million|billion|trillion|bn|mn|m|k)\b)?"
+    rf"(?:\s?(?P<post>{_CODE}))?"
+)
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+_YEAR_RANGE = re.compile(r"\b((?:19|20)\d\d)\s?[–-]\s?((?:19|20)?\d\d)\b")
+_PERCENT = re.compile(r"(?P<num>[-+]?\d+(?:[.,]\d+)?)\s?%")
+_STALE = re.compile(r"superseded|outdated|older (?:study|edition|report)|no longer|"
+                    r"previous (?:edition|study)|out of date", re.IGNORECASE)
+_NOT_APPLICABLE = re.compile(r"does not apply|do not apply|not applicable|is not subject|"
+                             r"are not subject|falls? outside|out of scope", re.IGNORECASE)
+_LAYERS = {
+    "tam": re.compile(r"\bTAM\b|total addressable", re.IGNORECASE),
+    "sam": re.compile(r"\bSAM\b|serviceable (?:available|addressable)", re.IGNORECASE),
+    "som": re.compile(r"\bSOM\b|serviceable obtainable|obtainable market", re.IGNORECASE),
+}
+_GROWTH = re.compile(r"\bgrow\w*|\bgrew\b|\bCAGR\b|\bincreas\w*|\brising\b|\bexpand\w*",
+                     re.IGNORECASE)
+_PERIODS: tuple[tuple[str, str], ...] = (
+    (r"one[- ]off|one[- ]time|once|set-?up fee|installation", "one_time"),
+    (r"per hour|/h(?:our)?\b|hourly", "hour"),
+    (r"per day|/day|daily", "day"),
+    (r"per week|/w(?:ee)?k\b|weekly", "week"),
+    (r"per month|/mo(?:nth)?\b|monthly|a month", "month"),
+    (r"per quarter|quarterly", "quarter"),
+    (r"per year|per annum|/y(?:ea)?r\b|annual|yearly|a year", "year"),
+    (r"per (?:consult|session|visit|ride|trip|call|use|inspection|charge|night|booking|order)",
+     "use"),
+    (r"per (?:box|portion|unit|item|kg|turbine|seat|user|licen[cs]e|meal|delivery|drop|kwh)",
+     "unit"),
+)
+_PRICE_HEADER = re.compile(r"price|fee|cost|rate|per\b|tariff", re.IGNORECASE)
+_COMPETITOR_HEADER = re.compile(r"competitor|company|player|brand|rival|alternative|provider|"
+                                r"vendor|name", re.IGNORECASE)
+_OFFER_HEADER = re.compile(r"offer|product|service|model|what", re.IGNORECASE)
+_POSITION_HEADER = re.compile(r"position|focus|segment|notes?|strategy", re.IGNORECASE)
+_STRENGTH_HEADER = re.compile(r"strength|advantage", re.IGNORECASE)
+_WEAKNESS_HEADER = re.compile(r"weakness|disadvantage|gap", re.IGNORECASE)
+_ECONOMICS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("cac", re.compile(r"\bCAC\b|acquisition cost|cost (?:of|per) acquisition", re.IGNORECASE)),
+    ("ltv", re.compile(r"\bLTV\b|\bCLV\b|lifetime value", re.IGNORECASE)),
+    ("unit_cost", re.compile(r"unit cost|cost per (?:unit|box|portion|order|delivery)|"
+                             r"variable cost", re.IGNORECASE)),
+    ("gross_margin", re.compile(r"gross margin|contribution margin", re.IGNORECASE)),
+    ("payback", re.compile(r"payback", re.IGNORECASE)),
+)
+
+
+def findings(kind: ReportKind, documents: str, *, verdict: tuple[str, float, list[str]] | None
+             = None) -> dict[str, Any]:
+    """``kind``'s findings (the model's JSON) from retrieved passages under Source headers."""
+    plan = analysis.parse_plan(documents)
+    passages = [p for p in plan.passages if p.source_id]
+    if kind is ReportKind.MARKET:
+        return _market(passages)
+    if kind is ReportKind.COMPETITION:
+        return {"competitors": _competitors(plan, passages)}
+    if kind is ReportKind.PRICE:
+        return _price(plan, passages)
+    if kind is ReportKind.LEGAL:
+        return {"obligations": _obligations(plan, passages)}
+    label, confidence, conditions = verdict or ("NO_GO", 0.0, [])
+    return {"verdict": label, "confidence": confidence, "conditions": conditions,
+            "risks": _risks(passages)}
+
+
+# -- amounts ----------------------------------------------------------------------------
+
+
+def _number(digits: str) -> float | None:
+    digits = re.sub(r"[\u202f\u00a0 ]", "", digits)
+    return analysis._to_number(digits)
+
+
+def amounts(text: str, *, default_currency: str | None = None
+            ) -> list[tuple[float, str | None, int]]:
+    """Amounts in ``text`` as (value, ISO currency or None, position), scale applied."""
+    found = []
+    for match in _MONEY.finditer(text):
+        before = text[max(0, match.start() - 1):match.start()]
+        if before and (before.isalnum() or before in ".,"):
+            continue
+        value = _number(match.group("num"))
+        if value is None:
+            continue
+        scale = (match.group("scale") or "").strip().lower()
+        value = round(value * _SCALES.get(scale, 1), 4)
+        code = match.group("pre") or match.group("post")
+        currency = _SYMBOLS.get(code, code) if code else default_currency
+        if not scale and not code and _YEAR.fullmatch(match.group("num")):
+            continue  # a year, not an amount
+        found.append((value, currency, match.start()))
+    return found
+
+
+def _header_currency(header: Sequence[str]) -> str | None:
+    for cell in header:
+        match = re.search(_CODE, cell)
+        if match:
+            return match.group(0)
+        for symbol, code in _SYMBOLS.items():
+            if symbol in cell:
+                return code
+    return None
+
+
+def _year(text: str) -> int | None:
+    years = [int(y) for y in _YEAR.findall(text)]
+    return max(years) if years else None
+
+
+# -- market -----------------------------------------------------------------------------
+
+
+def _market(passages: Sequence[Passage]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layer, pattern in _LAYERS.items():
+        candidates: list[tuple[int, int, dict[str, Any]]] = []
+        for p in passages:
+            if p.is_row:
+                if not pattern.search(p.cells[0]):
+                    continue
+                cells = p.cells[1:]
+                header = p.header[1:] if p.header else ()
+                text = " | ".join(cells)
+                money = [a for a in amounts(
+                    cells[-1] if cells else "", default_currency=_header_currency(header))
+                    if a[1] is not None]
+                basis = cells[0] if len(cells) > 1 else None
+                context = " ".join((*p.header, *p.cells))
+            else:
+                hit = pattern.search(p.text)
+                if hit is None:
+                    continue
+                text = p.text
+                money = [a for a in amounts(text[hit.start():]) if a[1] is not None]
+                basis = None
+                context = text
+            if not money or _STALE.search(context):
+                continue
+            value, currency, _ = money[0]
+            candidates.append((_year(context) or 0, -len(candidates), {
+                "amount": value, "currency": currency, "year": _year(context),
+                "basis": _cap(basis or text, 300), "source_ids": [p.source_id],
+            }))
+        if candidates:
+            out[layer] = max(candidates, key=lambda c: (c[0], c[1]))[2]
+    out["growth_rates"] = _growth(passages)
+    out["segments"] = _segments(passages)
+    return _drop_none(out)
+
+
+def _growth(passages: Sequence[Passage]) -> list[dict[str, Any]]:
+    rates: list[dict[str, Any]] = []
+    for p in passages:
+        if p.is_row or not _GROWTH.search(p.text) or _STALE.search(p.text):
+            continue
+        for match in _PERCENT.finditer(p.text):
+            value = _number(match.group("num").lstrip("+"))
+            if value is None:
+                continue
+            years = _YEAR_RANGE.search(p.text)
+            if years:
+                period = f"{years.group(1)}–{years.group(2)}"
+            elif re.search(r"per year|a year|annual|yearly|CAGR|per annum", p.text, re.I):
+                period = "per year"
+            else:
+                continue
+            rates.append({"rate_percent": value, "period": period,
+                          "metric": _cap(p.text, 200), "source_ids": [p.source_id]})
+            break
+        if len(rates) >= 6:
+            break
+    return rates
+
+
+def _segments(passages: Sequence[Passage]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for p in passages:
+        if not (p.is_row and p.header and re.search(r"segment|customer group|persona",
+                                                     p.header[0], re.I)):
+            continue
+        out.append({"name": _cap(p.cells[0], 200),
+                    "description": _cap(" · ".join(p.cells[1:]), 600) or None,
+                    "source_ids": [p.source_id]})
+    return out[:12]
+
+
+# -- competition ------------------------------------------------------------------------
+
+
+def _competitors(plan: Plan, passages: Sequence[Passage]) -> list[dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for p in passages:
+        if not (p.is_row and p.header and _COMPETITOR_HEADER.search(p.header[0])):
+            continue
+        name = re.sub(r"\s*\(.*?\)\s*", " ", p.cells[0]).strip(" .*")
+        if not name or name.casefold() in ("total", "others", "n/a"):
+            continue
+        entry = found.setdefault(name.casefold(), {
+            "name": _cap(name, 200), "kind": "direct", "price_points": [],
+            "strengths": [], "weaknesses": [], "source_ids": []})
+        if p.source_id not in entry["source_ids"]:
+            entry["source_ids"].append(p.source_id)
+        default = _header_currency(p.header)
+        for column, cell in zip(p.header[1:], p.cells[1:], strict=False):
+            if _PRICE_HEADER.search(column):
+                entry["price_points"] += _prices(name, column, cell, default, p.source_id)
+            elif _STRENGTH_HEADER.search(column):
+                entry["strengths"].append(_cap(cell, 600))
+            elif _WEAKNESS_HEADER.search(column):
+                entry["weaknesses"].append(_cap(cell, 600))
+            elif _OFFER_HEADER.search(column) and "offer" not in entry:
+                entry["offer"] = _cap(cell, 600)
+            elif _POSITION_HEADER.search(column) and "positioning" not in entry:
+                entry["positioning"] = _cap(cell, 600)
+        if re.search(r"indirect|substitute", " ".join(p.cells), re.I):
+            entry["kind"] = "indirect"
+    for entry in found.values():
+        entry["price_points"] = _unique_prices(entry["price_points"])[:12]
+        entry["strengths"] = [s for s in entry["strengths"] if s][:12]
+        entry["weaknesses"] = [s for s in entry["weaknesses"] if s][:12]
+    return [_drop_none(e) for e in found.values()][:40]
+
+
+def _billing(text: str) -> str:
+    for pattern, period in _PERIODS:
+        if re.search(pattern, text, re.IGNORECASE):
+            return period
+    return "other"
+
+
+def _prices(tier: str, column: str, cell: str, default: str | None, source_id: str
+            ) -> list[dict[str, Any]]:
+    out = []
+    for value, currency, _ in amounts(cell, default_currency=default):
+        if currency is None:
+            continue
+        unit = re.search(r"per [\w²-]+(?: [\w²-]+)?|/\w+", f"{cell} {column}")
+        out.append({"tier": _cap(tier, 200), "amount": value, "currency": currency,
+                    "billing_period": _billing(f"{cell} {column}"),
+                    "unit": unit.group(0) if unit else None, "source_ids": [source_id]})
+    return out
+
+
+def _unique_prices(points: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[str, float, str]] = set()
+    out = []
+    for point in points:
+        key = (point["tier"], point["amount"], point["currency"])
+        if key not in seen:
+            seen.add(key)
+            out.append(_drop_none(point))
+    return out
+
+
+# -- price ------------------------------------------------------------------------------
+
+
+def _price(plan: Plan, passages: Sequence[Passage]) -> dict[str, Any]:
+    points: list[dict[str, Any]] = []
+    for p in passages:
+        if not p.is_row:
+            continue
+        if p.header and _COMPETITOR_HEADER.search(p.header[0]) and not re.search(
+                r"plan|tier|package|offer", p.header[0], re.I):
+            continue
+        default = _header_currency(p.header)
+        for column, cell in zip(p.header[1:], p.cells[1:], strict=False):
+            if _PRICE_HEADER.search(column) and not re.search(r"cost|margin", column, re.I):
+                points += _prices(p.cells[0], column, cell, default, p.source_id)
+    if not points:
+        for p in passages:
+            if p.is_row or _STALE.search(p.text):
+                continue
+            for value, currency, at in amounts(p.text):
+                after = p.text[at:at + 60]
+                if currency is None or _billing(after) == "other":
+                    continue
+                points.append({"tier": _cap(analysis._context(p.text, at, at + 20), 200),
+                               "amount": value, "currency": currency,
+                               "billing_period": _billing(after), "source_ids": [p.source_id]})
+    economics: dict[str, Any] = {}
+    for p in passages:
+        if _STALE.search(p.text):
+            continue
+        for name, pattern in _ECONOMICS:
+            hit = pattern.search(p.text)
+            if name in economics or hit is None:
+                continue
+            rest = p.text[hit.start():]
+            if name == "gross_margin":
+                percent = _PERCENT.search(rest)
+                share = _number(percent.group("num").lstrip("+")) if percent else None
+                if share is not None:
+                    economics[name] = {"percent": share, "source_ids": [p.source_id]}
+            elif name == "payback":
+                months = re.search(r"(\d+(?:[.,]\d+)?)\s?months?", rest)
+                count = _number(months.group(1)) if months else None
+                if count is not None:
+                    economics[name] = {"months": count, "source_ids": [p.source_id]}
+            else:
+                money = [a for a in amounts(rest) if a[1] is not None]
+                if money:
+                    economics[name] = {"amount": money[0][0], "currency": money[0][1],
+                                       "source_ids": [p.source_id]}
+    out: dict[str, Any] = {"price_points": _unique_prices(points)[:40]}
+    if economics:
+        out["unit_economics"] = economics
+    return out
+
+
+# -- legal ------------------------------------------------------------------------------
+
+_EU_LAW = re.compile(r"\bEU\b|\(EU\)|\bEC\b|Union|GDPR|Directive|2016/679", re.IGNORECASE)
+
+
+def _obligations(plan: Plan, passages: Sequence[Passage]) -> list[dict[str, Any]]:
+    sub = Plan(passages=list(passages))
+    laws, _ = analysis.legal_references(sub)
+    places = analysis.places(plan)
+    out = []
+    for law in laws:
+        mentions = [p for p in passages if law in p.text]
+        if not mentions or all(_NOT_APPLICABLE.search(p.text) for p in mentions):
+            continue
+        first = next(p for p in mentions if not _NOT_APPLICABLE.search(p.text))
+        severity = ("high" if re.search(r"\bmust\b|required|requires|licen[cs]e|permit|"
+                                        r"prohibit|authori[sz]ation|approval", first.text, re.I)
+                    else "medium")
+        deadline = re.search(r"\bby (?:\d{1,2} )?(?:[A-Z][a-z]+ )?(?:19|20)\d\d\b|"
+                             r"\bbefore (?:\d{1,2} )?(?:[A-Z][a-z]+ )?(?:19|20)\d\d\b",
+                             first.text)
+        out.append(_drop_none({
+            "regulation": _cap(law, 200),
+            "jurisdiction": "EU" if _EU_LAW.search(law) else (places[0] if places
+                                                              else "not stated"),
+            "requirement": _cap(first.text, 600),
+            "severity": severity,
+            "deadline": deadline.group(0) if deadline else None,
+            "source_ids": list(dict.fromkeys(p.source_id for p in mentions))[:12],
+        }))
+    return out[:40]
+
+
+# -- final ------------------------------------------------------------------------------
+
+
+def _risks(passages: Sequence[Passage]) -> list[dict[str, Any]]:
+    out = []
+    for p in passages:
+        if not re.search(r"risk", p.section, re.I):
+            continue
+        text = p.cells[0] if p.is_row else p.text
+        levels = [c.lower() for c in p.cells[1:] if c.lower() in ("low", "medium", "high")]
+        mitigation = p.cells[-1] if p.is_row and len(p.cells) > 2 else None
+        out.append(_drop_none({
+            "risk": _cap(text, 600),
+            "likelihood": levels[0] if levels else "medium",
+            "impact": levels[1] if len(levels) > 1 else (levels[0] if levels else "medium"),
+            "mitigation": _cap(mitigation, 600) if mitigation else None,
+            "source_ids": [p.source_id],
+        }))
+    return out[:12]
+
+
+def verdict(parsed: Mapping[ReportKind, Mapping[str, list[str]]]) -> tuple[str, float, list[str]]:
+    """The offline heuristic's verdict, confidence (share of checks passed) and conditions."""
+    checks = analysis.evidence_checks(parsed)
+    passed = sum(ok for _, ok in checks)
+    label = ("GO_WITH_CONDITIONS" if passed >= len(checks) - 2 else "NO_GO")
+    conditions = [f"Close the gap: {name} (not in the reports)." for name, ok in checks if not ok]
+    # Half at most: a count of evidence kinds is no judgement of the business.
+    return label, round(0.5 * passed / len(checks), 2), conditions
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _cap(text: str | None, limit: int) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if v is not None and v != ""}
