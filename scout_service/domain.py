@@ -249,6 +249,35 @@ class AgentStatus:
 
 
 @dataclass(frozen=True)
+class Brief:
+    """What a caller asked of a run (validated by the API layer).
+
+    ``agents`` are the specialists to run (empty: all four); ``web_search``
+    None follows the server's configuration; ``max_tokens`` None means the
+    server's default budget; ``language`` is a BCP-47 tag, "" for the
+    documents' language.
+    """
+
+    questions: tuple[str, ...] = ()
+    language: str = ""
+    agents: tuple[ReportKind, ...] = ()
+    web_search: bool | None = None
+    max_tokens: int | None = None
+    focus: str = ""
+    geography: str = ""
+
+    @property
+    def specialists(self) -> tuple[ReportKind, ...]:
+        """The specialists to run, in the dossier's order."""
+        return tuple(k for k in SPECIALISTS if not self.agents or k in self.agents)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the caller asked nothing beyond the defaults."""
+        return self == Brief()
+
+
+@dataclass(frozen=True)
 class Run:
     """A research run and its lease.
 
@@ -274,6 +303,7 @@ class Run:
     lease_owner: str | None = None
     lease_expires_at: float = 0.0
     version: int = 0
+    brief: Brief = field(default_factory=lambda: Brief())
 
     @property
     def usage(self) -> TokenUsage:
@@ -314,7 +344,8 @@ def run_ending(run: Run) -> tuple[EventType, str, dict[str, str]]:
     ``ProgressBroker``) write the same thing.
     """
     if run.state is RunState.SUCCEEDED:
-        missing = [k.value for k in SPECIALISTS if run.agent(k).state is not AgentState.SUCCEEDED]
+        missing = [a.kind.value for a in run.agents
+                   if a.kind.is_specialist and a.state is not AgentState.SUCCEEDED]
         usage = run.usage
         return (
             EventType.RUN_COMPLETED,

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from scout_service.api.auth import Principal
 from scout_service.domain import (
+    Brief,
     FileInfo,
     Findings,
     Page,
@@ -46,7 +47,8 @@ class Runner(Protocol):
     """What the service needs of the research runner."""
 
     async def start_research(
-        self, session: Session, *, request_id: str | None, file_names: Sequence[str]
+        self, session: Session, *, request_id: str | None, file_names: Sequence[str],
+        brief: Brief | None = None,
     ) -> Run:
         """Validate documents, store a new run and start it."""
 
@@ -372,7 +374,8 @@ class ScoutService:
     # -- research ---------------------------------------------------------------------
 
     async def start_research(
-        self, p: Principal, session_id: str, request_id: str | None, file_names: Sequence[str]
+        self, p: Principal, session_id: str, request_id: str | None, file_names: Sequence[str],
+        brief: Brief | None = None,
     ) -> Run:
         """Start a run unless the session started too many in the last hour."""
         session = await self.session_for(p, session_id, write=True)
@@ -392,7 +395,7 @@ class ScoutService:
                 metadata={"limit": "SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR"},
             )
         return await self.runner.start_research(
-            session, request_id=request_id, file_names=file_names
+            session, request_id=request_id, file_names=file_names, brief=brief or Brief()
         )
 
     async def get_run(self, p: Principal, session_id: str, run_id: str) -> Run:

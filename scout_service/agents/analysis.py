@@ -454,7 +454,8 @@ def assign(
     return chosen
 
 
-def _shorten(text: str, limit: int = MAX_PASSAGE_CHARS) -> str:
+def shorten(text: str, limit: int = MAX_PASSAGE_CHARS) -> str:
+    """``text`` cut at a word boundary before ``limit`` characters, marked " …"."""
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
@@ -479,11 +480,11 @@ def bullets(passages: Sequence[Passage], plan: Plan) -> list[str]:
     out = []
     for p in passages:
         if not p.source_id:
-            out.append(f"- {_shorten(p.text)} *({_source(p, plan)})*")
+            out.append(f"- {shorten(p.text)} *({_source(p, plan)})*")
         elif p.is_row:
-            out.append(f"- {_shorten(p.text)} [{p.source_id}]")
+            out.append(f"- {shorten(p.text)} [{p.source_id}]")
         else:  # a verified quote: longer sentences are worth keeping whole
-            out.append(f"- “{_shorten(p.text, MAX_QUOTE_CHARS)}” [{p.source_id}]")
+            out.append(f"- “{shorten(p.text, MAX_QUOTE_CHARS)}” [{p.source_id}]")
     return out
 
 
@@ -851,7 +852,7 @@ def _competition(plan: Plan) -> str:
     for name in names:
         mentions = [p for p in plan.passages if name in p.text]
         row = next((p for p in mentions if p.is_row and p.cells[0].startswith(name)), None)
-        detail = _shorten(row.text[len(row.cells[0]) :].lstrip(" —"), 240) if row else ""
+        detail = shorten(row.text[len(row.cells[0]) :].lstrip(" —"), 240) if row else ""
         count = len(mentions)
         lines.append(
             f"- **{name}** — named {count} time{'s' if count != 1 else ''} in the plan"
@@ -1258,7 +1259,7 @@ def synthesise(
         "",
         OFFLINE_NOTICE.format(about=" and what the specialist reports quoted from it"),
         "",
-        f"Built from {len(reports)} of 4 specialist reports saved for this run"
+        f"Built from {len(reports)} of 4 specialist reports"
         + (f" ({', '.join(k.title.lower() for k in SPECIALISTS if k in reports)})."
            if reports else "."),
         "",

@@ -17,6 +17,7 @@ from strands.hooks import (
     AfterInvocationEvent,
     AfterToolCallEvent,
     BeforeInvocationEvent,
+    BeforeModelCallEvent,
     BeforeToolCallEvent,
     HookProvider,
     HookRegistry,
@@ -96,3 +97,25 @@ class ProgressHooks(HookProvider):
     async def _finished(self, event: AfterInvocationEvent) -> None:
         if event.result is not None:
             self._outcome.stop_reason = str(event.result.stop_reason)
+
+
+class BudgetHooks(HookProvider):
+    """Stops an agent before a model call once the run's token budget is used up."""
+
+    def __init__(self, limit: int, used: Callable[[], int], outcome: AgentOutcome) -> None:
+        """``used()`` is what the whole run has spent so far (every agent's tokens)."""
+        self._limit = limit
+        self._used = used
+        self._outcome = outcome
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        """Check before every model call."""
+        registry.add_callback(BeforeModelCallEvent, self._before_model)
+
+    async def _before_model(self, event: BeforeModelCallEvent) -> None:
+        used = self._used()
+        if used >= self._limit:
+            self._outcome.budget_out = (
+                f"stopped: the run's token budget of {self._limit:,} (brief.max_tokens) was "
+                f"used up ({used:,} tokens)")
+            event.agent.cancel()

@@ -107,7 +107,8 @@ class OfflineModel(Model):
             return
         if result is None and search is not None:
             web = WEB_SEARCH_TOOL in {spec["name"] for spec in tool_specs or []}
-            async for event in self._search_turn(search, input_tokens, cancel_signal, web=web):
+            async for event in self._search_turn(search, messages, input_tokens, cancel_signal,
+                                                 web=web):
                 yield event
             return
         if result is not None:
@@ -126,11 +127,15 @@ class OfflineModel(Model):
             yield event
 
     async def _search_turn(
-        self, tool_name: str, input_tokens: int, cancel_signal: threading.Event | None,
-        *, web: bool = False,
+        self, tool_name: str, messages: Messages, input_tokens: int,
+        cancel_signal: threading.Event | None, *, web: bool = False,
     ) -> AsyncGenerator[StreamEvent, None]:
         """One ``search_documents`` call per topic of this kind's report (and one on the web)."""
+        prompt, _ = self._inputs(messages)
         queries = analysis.SEARCHES[self.kind]
+        if not self.kind.is_specialist:  # and each of the brief's questions
+            queries = (*queries, *(str(q) for q in prompts.find_brief(prompt).get("questions",
+                                                                          [])))
         calls = [(tool_name, q) for q in queries] + ([(WEB_SEARCH_TOOL, queries[0])] if web else [])
         yield {"messageStart": {"role": "assistant"}}
         yield {"contentBlockStart": {"start": {}}}
@@ -195,6 +200,15 @@ class OfflineModel(Model):
                       for kind, text in prompts.find_reports(prompt).items()}
             verdict = offline_findings.verdict(parsed)
         data = offline_findings.findings(self.kind, documents, verdict=verdict)
+        questions = prompts.find_brief(prompt).get("questions") or []
+        if not self.kind.is_specialist and questions:
+            data["answers"] = [
+                {"question": a["question"][:600],
+                 "answer": " ".join(p.text for p in a["passages"])[:2000],
+                 "source_ids": list(dict.fromkeys(p.source_id for p in a["passages"]))}
+                for a in offline_findings.answer_questions(questions, documents)
+                if a["passages"]
+            ]
         arguments = json.dumps(data, ensure_ascii=False)
         digest = hashlib.sha256(arguments.encode()).hexdigest()[:24]
         await self._pause(cancel_signal)
@@ -221,11 +235,18 @@ class OfflineModel(Model):
 
     def _write(self, messages: Messages) -> str:
         prompt, documents = self._inputs(messages)
+        brief = prompts.find_brief(prompt)
         if self.kind.is_specialist:
-            return analysis.analyse(self.kind, documents)
-        return analysis.synthesise(
-            prompts.find_reports(prompt), prompts.find_missing(prompt), documents
-        )
+            report = analysis.analyse(self.kind, documents)
+        else:
+            report = analysis.synthesise(
+                prompts.find_reports(prompt), prompts.find_missing(prompt), documents
+            )
+            if brief.get("questions"):
+                report = _with_answers(report, brief["questions"], documents)
+        if brief.get("language"):
+            report = _with_language_note(report, str(brief["language"]))
+        return report
 
     async def _text_turn(
         self, text: str, input_tokens: int, cancel_signal: threading.Event | None
@@ -309,3 +330,27 @@ def _save_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | Non
     if expected in names:
         return expected
     return next((n for n in names if n.startswith("save_") and n.endswith("_report")), None)
+
+
+def _with_answers(report: str, questions: list[str], documents: str) -> str:
+    """The final report with the brief's questions answered after its executive summary."""
+    lines = [prompts.ANSWERS_HEADING, ""]
+    for answer in offline_findings.answer_questions(questions, documents):
+        lines += [f"### {answer['question']}", ""]
+        # Sentences are quoted word for word; table rows, which the analyser renders
+        # again, are cited without quotation marks (as in every report).
+        quoted = analysis.bullets(answer["passages"], analysis.Plan())
+        lines += quoted or ["_No passage the analyser retrieved bears on this question._"]
+        lines.append("")
+    heading = prompts.outline(ReportKind.FINAL)[2]
+    at = report.find(f"\n{heading}\n")
+    block = "\n".join(lines)
+    return report[:at + 1] + block + "\n" + report[at + 1:] if at >= 0 else report + "\n" + block
+
+
+def _with_language_note(report: str, language: str) -> str:
+    """Say plainly that the offline analyser cannot write the language the brief asks for."""
+    note = (f"> The brief asks for the language `{language}`: the offline analyser cannot "
+            "translate, so this report is written in the language of the documents.")
+    at = report.find("\n\n", report.find(analysis.OFFLINE_MARKER))
+    return report[:at] + "\n>\n" + note + report[at:] if at >= 0 else note + "\n\n" + report

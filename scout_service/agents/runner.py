@@ -35,7 +35,7 @@ from strands import Agent
 from strands.types.exceptions import StructuredOutputException
 
 from scout_service.agents import prompts
-from scout_service.agents.hooks import ProgressHooks
+from scout_service.agents.hooks import BudgetHooks, ProgressHooks
 from scout_service.agents.ids import uuid7
 from scout_service.agents.recorder import (
     EventLogUnavailable,
@@ -52,13 +52,14 @@ from scout_service.agents.tools import (
 )
 from scout_service.documents import DocumentError, ExtractedDocument, extract_text
 from scout_service.domain import (
-    ALL_AGENTS,
     SPECIALISTS,
     AgentState,
     AgentStatus,
+    Brief,
     EventType,
     FileInfo,
     Findings,
+    Report,
     ReportKind,
     Run,
     RunState,
@@ -224,7 +225,14 @@ class _LocalRun:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
     agent_tasks: dict[ReportKind, asyncio.Task[None]] = field(default_factory=dict)
+    # The strands agents working now, for the run's token budget.
+    live: dict[ReportKind, Any] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def tokens_used(self) -> int:
+        """Tokens the run's agents used so far, counting those still working."""
+        done = sum(a.usage.total_tokens for a in self.run.agents if a.kind not in self.live)
+        return done + sum(_usage(agent).total_tokens for agent in self.live.values())
 
     @property
     def key(self) -> str:
@@ -308,13 +316,15 @@ class ResearchRunner:
     # -- public API ---------------------------------------------------------------------
 
     async def start_research(
-        self, session: Session, *, request_id: str | None, file_names: Sequence[str]
+        self, session: Session, *, request_id: str | None, file_names: Sequence[str],
+        brief: Brief | None = None,
     ) -> Run:
         """Validate the session's documents, create the run and schedule it; return at once.
 
         ``FailedPrecondition`` when there is no readable document (reason
-        ``NO_DOCUMENTS``, ``FILE_NOT_FOUND`` or the document's own reason) or
-        another run is in progress; ``ResourceExhausted`` for too many files
+        ``NO_DOCUMENTS``, ``FILE_NOT_FOUND`` or the document's own reason),
+        another run is in progress, or the brief asks for web search that is not
+        configured (``WEB_SEARCH_UNAVAILABLE``); ``ResourceExhausted`` for too many files
         (``TOO_MANY_FILES``), too many unfinished runs of the session's owner
         here (``TOO_MANY_RUNS``) or a full queue (``RUN_QUEUE_FULL``).
         """
@@ -342,7 +352,8 @@ class ResearchRunner:
         # concurrent calls of one owner cannot all pass the check.
         self._admitting[owner] += 1
         try:
-            return await self._admit(session, request_id=request_id, file_names=file_names)
+            return await self._admit(session, request_id=request_id, file_names=file_names,
+                                     brief=brief or Brief())
         finally:
             self._admitting[owner] -= 1
             if self._admitting[owner] <= 0:
@@ -358,9 +369,16 @@ class ResearchRunner:
         return local + self._admitting[owner]
 
     async def _admit(
-        self, session: Session, *, request_id: str | None, file_names: Sequence[str]
+        self, session: Session, *, request_id: str | None, file_names: Sequence[str],
+        brief: Brief,
     ) -> Run:
         sid = session.session_id
+        if brief.web_search and self._web() is None:
+            raise FailedPrecondition(
+                "brief.web_search: this server has no web search provider configured "
+                "(SCOUT_WEB_SEARCH_PROVIDER); leave web_search unset or false",
+                reason="WEB_SEARCH_UNAVAILABLE", metadata={"field": "brief.web_search"},
+            )
         names = await self._resolve_files(sid, file_names)
         documents = await self._read_documents(sid, names)
         ticket = self._slots.reserve()
@@ -372,11 +390,12 @@ class ResearchRunner:
                 state=RunState.RUNNING if ticket.granted else RunState.QUEUED,
                 created_at=now,
                 updated_at=now,
-                agents=tuple(AgentStatus(kind) for kind in ALL_AGENTS),
+                agents=tuple(AgentStatus(kind) for kind in (*brief.specialists, ReportKind.FINAL)),
                 model_provider=self._provider_name,
                 file_names=tuple(names),
                 request_id=request_id,
                 owner=session.owner,
+                brief=brief,
                 lease_owner=self._replica_id,
                 lease_expires_at=now + self._settings.lease_seconds,
             )
@@ -638,11 +657,18 @@ class ResearchRunner:
                 attributes={"resumed": "true"},
             )
         else:
+            ran = run.brief.specialists
+            working = ("four specialist analysts are working" if len(ran) == 4 else
+                       " and ".join(prompts.agent_title(k).lower() for k in ran)
+                       + (" is" if len(ran) == 1 else " are") + " working")
             await lr.recorder.emit(
                 EventType.RUN_STARTED,
-                "Research started: four specialist analysts are working"
-                + (" one after another." if self._settings.sequential_specialists
-                   else " in parallel."),
+                f"Research started: {working}"
+                + (" one after another" if self._settings.sequential_specialists and len(ran) > 1
+                   else " in parallel" if len(ran) > 1 else "")
+                + ("." if len(ran) == 4 else
+                   "; the final report is written again from the session's reports."),
+                attributes={"agents": ",".join(a.kind.value for a in run.agents)},
             )
         logger.info("run executing", extra={"session_id": run.session_id, "run_id": lr.key,
                                             "resumed": lr.resumed})
@@ -657,12 +683,13 @@ class ResearchRunner:
         if lr.stop is not None:
             return
         final = lr.run.agent(ReportKind.FINAL)
-        specialists_ok = [k for k in SPECIALISTS if lr.run.agent(k).state is AgentState.SUCCEEDED]
+        ran = lr.run.brief.specialists
+        specialists_ok = [k for k in ran if lr.run.agent(k).state is AgentState.SUCCEEDED]
         if final.state is AgentState.SUCCEEDED:
             await self._complete(lr)
         elif not specialists_ok:
             await self._fail(lr, "no specialist report was saved: " + "; ".join(
-                f"{k.value}: {lr.run.agent(k).error or 'not run'}" for k in SPECIALISTS))
+                f"{k.value}: {lr.run.agent(k).error or 'not run'}" for k in ran))
         else:
             await self._fail(lr, f"the final report was not written: {final.error or 'unknown'}")
 
@@ -691,43 +718,69 @@ class ResearchRunner:
     async def _run_agents(self, lr: _LocalRun, documents: Corpus, kept: set[ReportKind]) -> None:
         if lr.stop is not None:
             return
+        brief = lr.run.brief
         if lr.sources is None:
             lr.sources = await SourceRegistry.load(
                 self._store, lr.run.session_id, lr.key, clock=self._clock)
-            lr.web = self._web()
+            lr.web = self._web() if brief.web_search is not False else None
         digest = documents.digest
-        todo = [k for k in SPECIALISTS if k not in kept]
+        ran = brief.specialists
+        todo = [k for k in ran if k not in kept]
         if self._settings.sequential_specialists:
             for kind in todo:
                 if lr.stop is not None:
                     return
-                await self._agents_step(lr, {kind: prompts.research_prompt(kind, digest)})
+                await self._agents_step(
+                    lr, {kind: prompts.research_prompt(kind, digest, brief=brief)})
         else:
             await self._agents_step(
-                lr, {k: prompts.research_prompt(k, digest) for k in todo}
+                lr, {k: prompts.research_prompt(k, digest, brief=brief) for k in todo}
             )
         if lr.stop is not None or ReportKind.FINAL in kept:
             return
-        if not any(lr.run.agent(k).state is AgentState.SUCCEEDED for k in SPECIALISTS):
+        if not any(lr.run.agent(k).state is AgentState.SUCCEEDED for k in ran):
             return
         reports: dict[ReportKind, str] = {}
         missing: dict[ReportKind, str] = {}
         for kind in SPECIALISTS:
-            status = lr.run.agent(kind)
-            if status.state is AgentState.SUCCEEDED:
+            if kind not in ran:
+                # A partial re-run: the other specialists' current reports, untouched,
+                # their citations made sources of this run.
                 try:
                     report = await self._store.get_report(lr.run.session_id, kind)
                 except NotFound:
-                    report = None
-                if report is not None and report.run_id == lr.key and report.content:
-                    reports[kind] = citations.without_sources(report.content)
+                    missing[kind] = "not run in this run, and the session has no report of it"
+                    continue
+                reports[kind] = await self._adopt(lr, report)
+                continue
+            status = lr.run.agent(kind)
+            if status.state is AgentState.SUCCEEDED:
+                try:
+                    saved: Report | None = await self._store.get_report(lr.run.session_id, kind)
+                except NotFound:
+                    saved = None
+                if saved is not None and saved.run_id == lr.key and saved.content:
+                    reports[kind] = citations.without_sources(saved.content)
                     continue
                 missing[kind] = "its saved report is no longer in the session"
             else:
                 missing[kind] = status.error or status.state.value.lower()
-        await self._agents_step(
-            lr, {ReportKind.FINAL: prompts.synthesis_prompt(reports, missing, digest=digest)}
-        )
+        await self._agents_step(lr, {ReportKind.FINAL: prompts.synthesis_prompt(
+            reports, missing, digest=digest, brief=brief)})
+
+    async def _adopt(self, lr: _LocalRun, report: Report) -> str:
+        """An earlier report's text for this run's synthesis, its [S#] renumbered here."""
+        assert lr.sources is not None
+        text = citations.without_sources(report.content or "")
+        run_id = report.sources_run_id
+        if not report.cited or not run_id or run_id == lr.key:
+            return text
+        cited = set(report.cited)
+        earlier = [s async for s in every_item(lambda token: self._store.list_sources(
+            lr.run.session_id, run_id, page_size=1000, page_token=token))
+            if s.source_id in cited]
+        mapping = await lr.sources.adopt(earlier, reader=ReportKind.FINAL)
+        return citations.renumber(text, {old: new.source_id for old, new in mapping.items()})
 
     async def _agents_step(self, lr: _LocalRun, work: dict[ReportKind, str]) -> None:
         """Run agents concurrently; one failing never stops the others."""
@@ -773,10 +826,13 @@ class ResearchRunner:
             system_prompt=prompts.system_prompt(kind),
             callback_handler=None,
             hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources),
-                                 max_findings_refusals=self._settings.max_save_refusals)],
+                                 max_findings_refusals=self._settings.max_save_refusals),
+                   *([BudgetHooks(lr.run.brief.max_tokens, lr.tokens_used, outcome)]
+                     if lr.run.brief.max_tokens else [])],
             name=f"scout-{kind.value.replace('_', '-')}",
         )
         error: str | None = None
+        lr.live[kind] = agent
         try:
             async with asyncio.timeout(self._settings.agent_timeout_s):
                 result = await agent.invoke_async(
@@ -806,6 +862,8 @@ class ResearchRunner:
             error = _describe(exc)
             logger.warning("agent failed", extra={"run_id": lr.key, "kind": kind.value,
                                                   "error_type": type(exc).__name__})
+        finally:
+            lr.live.pop(kind, None)
         usage = _usage(agent)
         title = prompts.agent_title(kind)
         finished = self._clock()
@@ -824,6 +882,8 @@ class ResearchRunner:
             # Stopped by cancel or shutdown: the run records what that means.
             await self._set_agent(lr, kind, lambda a: replace(a, usage=a.usage + usage))
             return
+        if outcome.budget_out is not None:
+            error = outcome.budget_out
         if error is None and outcome.refused_out is not None:
             error = outcome.refused_out
         if error is None and outcome.accepted is not None:

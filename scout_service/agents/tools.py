@@ -56,6 +56,8 @@ class AgentOutcome:
     findings_warnings: int = 0
     findings_refusals: int = 0
     findings_refused_out: str | None = None
+    # Why the run's token budget stopped the agent, when it did.
+    budget_out: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from google.protobuf import descriptor, json_format, timestamp_pb2
 
 from scout.v1 import findings_pb2, report_pb2, research_pb2, types_pb2
 from scout_service import domain
+from scout_service.api import validation as valid
 from scout_service.errors import InvalidArgument
 
 _KIND_TO_PB = {
@@ -196,6 +197,7 @@ def run_to_pb(r: domain.Run) -> research_pb2.Run:
         model_provider=r.model_provider,
         file_names=list(r.file_names),
         request_id=r.request_id or "",
+        brief=None if r.brief.is_empty else brief_to_pb(r.brief),
     )
 
 
@@ -248,4 +250,28 @@ def findings_to_pb(f: domain.Findings) -> findings_pb2.Findings:
     )
     body = getattr(message, _FINDINGS_FIELD[f.kind])
     json_format.ParseDict(_proto_json(json.loads(f.data), body.DESCRIPTOR), body)
+    return message
+
+
+def brief_from_pb(b: research_pb2.ResearchBrief) -> domain.Brief:
+    """A request's brief, validated (``InvalidArgument`` naming the field)."""
+    return valid.brief(
+        list(b.questions), b.language,
+        [_KIND_FROM_PB.get(k) for k in b.agents],
+        b.web_search if b.HasField("web_search") else None,
+        b.max_tokens if b.HasField("max_tokens") else None,
+        b.focus, b.geography,
+    )
+
+
+def brief_to_pb(b: domain.Brief) -> research_pb2.ResearchBrief:
+    """A run's brief as the proto message."""
+    message = research_pb2.ResearchBrief(
+        questions=list(b.questions), language=b.language,
+        agents=[report_kind_to_pb(k) for k in b.agents], focus=b.focus, geography=b.geography,
+    )
+    if b.web_search is not None:
+        message.web_search = b.web_search
+    if b.max_tokens is not None:
+        message.max_tokens = b.max_tokens
     return message

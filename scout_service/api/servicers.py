@@ -26,6 +26,7 @@ from scout_service.api import validation as valid
 from scout_service.api.auth import Principal
 from scout_service.api.boundary import Boundary, call_session_id, server_stream, unary
 from scout_service.api.streams import ended_cleanly
+from scout_service.domain import Brief
 from scout_service.errors import InvalidArgument
 from scout_service.service import ScoutService
 
@@ -239,8 +240,9 @@ class ResearchServicer(research_pb2_grpc.ResearchServiceServicer):
     ) -> research_pb2.StartResearchResponse:
         sid = valid.session_id(request.session_id)
         names = [valid.file_name(n, "file_names") for n in request.file_names]
+        brief = conv.brief_from_pb(request.brief) if request.HasField("brief") else Brief()
         run = await self.service.start_research(
-            p, sid, valid.request_id(request.request_id), names
+            p, sid, valid.request_id(request.request_id), names, brief
         )
         return research_pb2.StartResearchResponse(run=conv.run_to_pb(run))
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+import langcodes
 from google.protobuf import duration_pb2
 
+from scout_service.domain import Brief, ReportKind
 from scout_service.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -147,3 +149,55 @@ def chunk(data: bytes, field: str = "chunk") -> bytes:
     if len(data) > MAX_CHUNK_BYTES:
         raise _bad(field, f"at most {MAX_CHUNK_BYTES} bytes per message, got {len(data)}")
     return data
+
+
+MAX_QUESTIONS = 10
+MAX_QUESTION_CHARS = 500
+MAX_FOCUS_CHARS = 500
+MAX_GEOGRAPHY_CHARS = 200
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+def _text(value: str, field: str, limit: int) -> str:
+    text = unicodedata.normalize("NFC", value).strip()
+    if len(text) > limit:
+        raise _bad(field, f"at most {limit} characters, got {len(text)}")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise _bad(field, "must not contain control characters")
+    return text
+
+
+def brief(
+    questions: Sequence[str], language: str, agents: Sequence[ReportKind | None],
+    web_search: bool | None, max_tokens: int | None, focus: str, geography: str,
+) -> Brief:
+    """A research brief, every field checked (``agents``: None for an unknown kind)."""
+    if len(questions) > MAX_QUESTIONS:
+        raise _bad("brief.questions", f"at most {MAX_QUESTIONS} questions, got {len(questions)}")
+    asked = []
+    for i, question in enumerate(questions):
+        text = _text(question, f"brief.questions[{i}]", MAX_QUESTION_CHARS)
+        if not text:
+            raise _bad(f"brief.questions[{i}]", "must not be empty")
+        asked.append(text)
+    tag = language.strip()
+    if tag:
+        if not _LANGUAGE_TAG.match(tag) or not langcodes.tag_is_valid(tag):
+            raise _bad("brief.language", f"{tag[:40]!r} is not a BCP-47 language tag; use e.g. "
+                       "'de', 'en-GB' or 'pt-BR'")
+        tag = langcodes.standardize_tag(tag)
+    kinds: list[ReportKind] = []
+    for i, kind in enumerate(agents):
+        if kind is None or kind is ReportKind.FINAL:
+            raise _bad(f"brief.agents[{i}]", "must be one of REPORT_KIND_MARKET, _COMPETITION, "
+                       "_PRICE, _LEGAL (the final report is always written)")
+        if kind in kinds:
+            raise _bad(f"brief.agents[{i}]", f"{kind.value} is listed twice")
+        kinds.append(kind)
+    if max_tokens is not None and max_tokens <= 0:
+        raise _bad("brief.max_tokens", f"must be greater than 0 when set, got {max_tokens}")
+    return Brief(
+        questions=tuple(asked), language=tag, agents=tuple(kinds), web_search=web_search,
+        max_tokens=max_tokens, focus=_text(focus, "brief.focus", MAX_FOCUS_CHARS),
+        geography=_text(geography, "brief.geography", MAX_GEOGRAPHY_CHARS),
+    )

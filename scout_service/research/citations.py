@@ -155,3 +155,11 @@ def without_sources(markdown: str) -> str:
     if not found:
         return markdown
     return markdown[: found[-1].start()].rstrip() + "\n"
+
+
+def renumber(markdown: str, ids: Mapping[str, str]) -> str:
+    """``[S3]`` markers rewritten through ``ids`` (old id → new id), in one pass."""
+    return _RENUMBER.sub(lambda m: f"[{ids.get(m.group(1), m.group(1))}]", markdown)
+
+
+_RENUMBER = re.compile(r"\[(S\d{1,6})\]")

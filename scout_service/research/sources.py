@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scout_service.domain import ReportKind, Source, SourceKind
 from scout_service.research.passages import Passage
+from scout_service.store._keys import MAX_SOURCE_BATCH
 from scout_service.store.base import Store, every_item
 
 MAX_SOURCES_PER_RUN = 5000
@@ -112,13 +113,42 @@ class SourceRegistry:
                 source = self._build(candidate, f"S{self._next + len(new)}", now, reader)
                 new.append(source)
                 out.append(source)
-            if new:
-                await self._store.put_sources(new)
-                self._next += len(new)
-                for source in new:
-                    self._by_id[source.source_id] = source
-                    self._by_key[source_key(source)] = source
+            await self._commit(new)
             return [s for s in out if s is not None]
+
+    async def adopt(self, sources: Sequence[Source], *, reader: ReportKind) -> dict[str, Source]:
+        """Sources of another run made sources of this one, by their old id.
+
+        A partial re-run writes the final report from reports of earlier runs:
+        what they cite becomes citable here (the same passage keeps one id).
+        """
+        async with self._lock:
+            mapping: dict[str, Source] = {}
+            new: list[Source] = []
+            now = self._clock()
+            for old in sources:
+                key = source_key(old)
+                found = self._by_key.get(key) or next(
+                    (s for s in new if source_key(s) == key), None)
+                if found is None:
+                    if len(self._by_id) + len(new) >= MAX_SOURCES_PER_RUN:
+                        raise SourceLimitReached(
+                            f"this run has {MAX_SOURCES_PER_RUN} sources, the most one run may")
+                    found = replace(old, run_id=self.run_id, retrieved_at=now,
+                                    source_id=f"S{self._next + len(new)}", first_read_by=reader)
+                    new.append(found)
+                mapping[old.source_id] = found
+            await self._commit(new)
+            return mapping
+
+    async def _commit(self, new: Sequence[Source]) -> None:
+        """Store new sources (a transaction per hundred), then make them known."""
+        for start in range(0, len(new), MAX_SOURCE_BATCH):
+            await self._store.put_sources(new[start:start + MAX_SOURCE_BATCH])
+        self._next += len(new)
+        for source in new:
+            self._by_id[source.source_id] = source
+            self._by_key[source_key(source)] = source
 
     def _build(
         self, candidate: Passage | WebPage, source_id: str, now: float, reader: ReportKind

@@ -15,6 +15,7 @@ from typing import Any
 from scout_service.domain import (
     AgentState,
     AgentStatus,
+    Brief,
     EventType,
     FileInfo,
     Findings,
@@ -373,10 +374,34 @@ def run_fields(run: Run, *, version: int) -> Item:
         item["finished_at"] = n(run.finished_at)
     if run.lease_owner is not None:
         item["lease_owner"] = s(run.lease_owner)
+    if not run.brief.is_empty:
+        item["brief"] = s(brief_json(run.brief))
     if not run.state.is_terminal:
         item["gsi1pk"] = s(keys.ACTIVE_RUNS)
         item["gsi1sk"] = s(keys.active_run_gsi_sk(run.lease_expires_at, run.session_id, run.run_id))
     return item
+
+
+def brief_json(brief: Brief) -> str:
+    """A run's brief as JSON (the RUN# item's ``brief``)."""
+    return json.dumps({
+        "questions": list(brief.questions), "language": brief.language,
+        "agents": [k.value for k in brief.agents], "web_search": brief.web_search,
+        "max_tokens": brief.max_tokens, "focus": brief.focus, "geography": brief.geography,
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def brief_from(text: str | None) -> Brief:
+    """A brief from its JSON (an empty brief when absent)."""
+    if not text:
+        return Brief()
+    data = json.loads(text)
+    return Brief(
+        questions=tuple(data.get("questions", ())), language=data.get("language", ""),
+        agents=tuple(ReportKind(k) for k in data.get("agents", ())),
+        web_search=data.get("web_search"), max_tokens=data.get("max_tokens"),
+        focus=data.get("focus", ""), geography=data.get("geography", ""),
+    )
 
 
 def run_from(item: Item) -> Run:
@@ -399,6 +424,7 @@ def run_from(item: Item) -> Run:
         lease_owner=opt_s(item, "lease_owner"),
         lease_expires_at=get_f(item, "lease_expires_at"),
         version=get_i(item, "version"),
+        brief=brief_from(opt_s(item, "brief")),
     )
 
 

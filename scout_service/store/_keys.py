@@ -242,10 +242,14 @@ def report_too_large(kind: str, size: int, limit: int) -> ResourceExhausted:
     )
 
 
+MAX_SOURCE_BATCH = 99
+"""Sources one put_sources stores: with the session's ttl check, one 100-item transaction."""
+
+
 def check_source_batch(sources: Sequence[Source]) -> None:
     """Sources stored together belong to one run and fit one transaction."""
-    if len(sources) > 100 or len({(s.session_id, s.run_id) for s in sources}) > 1:
-        raise ValueError("put_sources takes at most 100 sources of one run")
+    if len(sources) > MAX_SOURCE_BATCH or len({(s.session_id, s.run_id) for s in sources}) > 1:
+        raise ValueError(f"put_sources takes at most {MAX_SOURCE_BATCH} sources of one run")
 
 
 def source_exists(run_id: str, ids: Sequence[str]) -> Conflict:

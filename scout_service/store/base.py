@@ -232,7 +232,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def put_sources(self, sources: Sequence[Source]) -> None:
-        """Store new sources of one run (at most 100), all or none.
+        """Store new sources of one run (at most 99), all or none.
 
         ``Conflict`` (reason ``SOURCE_EXISTS``) if any of their ids is already
         stored for the run: an id is never overwritten. ``NotFound`` if the

@@ -146,12 +146,34 @@ def test_outline_needs_every_heading_in_order() -> None:
     assert outline_compliance(swapped, required)[0].hits == 0
 
 
-def test_findings_accuracy_reads_any_shape() -> None:
-    expected = {"market_sizes": [{"layer": "TAM", "value": 62e6, "currency": "EUR"}],
+def test_findings_accuracy_reads_the_typed_findings_field_by_field() -> None:
+    expected = {"market_sizes": [{"layer": "TAM", "value": 62e6, "currency": "EUR"},
+                                 {"layer": "SOM", "value": 1.9e6, "currency": "EUR"}],
                 "competitors": [{"name": "VetLijn", "price": 29, "currency": "EUR"}],
+                "price_points": [{"name": "Consult", "price": 24, "currency": "EUR"}],
+                "regulations": ["GDPR"], "not_applicable": ["2017/745"],
                 "verdict": "GO_WITH_CONDITIONS"}
-    served = {"marketSizes": [{"layer": "TAM", "amount": {"value": 62000000, "unit": "EUR"}}],
-              "competitors": [{"name": "VetLijn", "price": {"value": 29}}],
-              "verdict": "VERDICT_GO_WITH_CONDITIONS"}
-    assert findings_accuracy(expected, served)[0].hits == 3
-    assert findings_accuracy(expected, {**served, "verdict": "VERDICT_NO_GO"})[0].hits == 2
+
+    def served(som: float = 1.9e6, rival_price: float = 29, law: str = "GDPR",
+               verdict: str = "VERDICT_GO_WITH_CONDITIONS") -> dict[str, object]:
+        return {"findings": [
+            {"kind": "REPORT_KIND_MARKET", "market": {
+                "tam": {"amount": 62e6, "currency": "EUR"},
+                "som": {"amount": som, "currency": "EUR"}}},
+            {"kind": "REPORT_KIND_COMPETITION", "competition": {"competitors": [
+                {"name": "VetLijn B.V.", "pricePoints": [
+                    {"amount": rival_price, "currency": "EUR"}]}]}},
+            {"kind": "REPORT_KIND_PRICE", "price": {"pricePoints": [
+                {"tier": "Consult", "amount": 24, "currency": "EUR"}]}},
+            {"kind": "REPORT_KIND_LEGAL", "legal": {"obligations": [{"regulation": law}]}},
+            {"kind": "REPORT_KIND_FINAL", "final": {"verdict": verdict}},
+        ]}
+
+    assert findings_accuracy(expected, served())[0].hits == 7
+    # a value in the wrong layer, a wrong price, a regulation that does not apply, the verdict
+    assert findings_accuracy(expected, served(som=62e6))[0].hits == 6
+    assert findings_accuracy(expected, served(rival_price=19.5))[0].hits == 6
+    ratio, misses = findings_accuracy(expected, served(law="Regulation (EU) 2017/745"))
+    assert ratio.hits == 5 and any("does not apply" in m for m in misses)
+    assert findings_accuracy(expected, served(verdict="VERDICT_NO_GO"))[0].hits == 6
+    assert findings_accuracy(expected, None)[0].hits == 1  # only "no inapplicable law" holds

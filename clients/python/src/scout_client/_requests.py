@@ -213,14 +213,46 @@ def export_reports(session_id: str, format: int | str) -> report_pb2.ExportRepor
 # -- research ----------------------------------------------------------------
 
 
+def research_brief(
+    brief: research_pb2.ResearchBrief | None = None,
+    *,
+    questions: Sequence[str] = (),
+    language: str = "",
+    agents: Sequence[int | str] = (),
+    web_search: bool | None = None,
+    max_tokens: int | None = None,
+    focus: str = "",
+    geography: str = "",
+) -> research_pb2.ResearchBrief | None:
+    """A ResearchBrief from ``brief`` plus the fields given (None when nothing is asked)."""
+    out = research_pb2.ResearchBrief()
+    if brief is not None:
+        out.CopyFrom(brief)
+    out.questions.extend(questions)
+    out.agents.extend(report_kind(a) for a in agents)
+    if language:
+        out.language = language
+    if focus:
+        out.focus = focus
+    if geography:
+        out.geography = geography
+    if web_search is not None:
+        out.web_search = web_search
+    if max_tokens is not None:
+        out.max_tokens = max_tokens
+    return out if out.ListFields() else None
+
+
 def start_research(
-    session_id: str, request_id: str | None, file_names: Sequence[str]
+    session_id: str, request_id: str | None, file_names: Sequence[str],
+    brief: research_pb2.ResearchBrief | None = None,
 ) -> Unary[research_pb2.Run]:
     """StartResearch, with a fresh request_id unless given."""
     request = research_pb2.StartResearchRequest(
         session_id=session_id,
         request_id=new_request_id(request_id),
         file_names=list(file_names),
+        brief=brief,
     )
     return Unary(lambda s: s.research.StartResearch, request, _run)
 

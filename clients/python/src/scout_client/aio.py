@@ -380,10 +380,30 @@ class AsyncScoutClient:
         request_id: str | None = None,
         file_names: Sequence[str] = (),
         *,
+        brief: research_pb2.ResearchBrief | None = None,
+        questions: Sequence[str] = (),
+        language: str = "",
+        agents: Sequence[int | str] = (),
+        web_search: bool | None = None,
+        max_tokens: int | None = None,
+        focus: str = "",
+        geography: str = "",
         timeout: Timeout = DEFAULT,
     ) -> research_pb2.Run:
-        """Start a research run; returns it at once. Safe to retry (request_id)."""
-        call = rpc.start_research(session_id, request_id, file_names)
+        """Start a research run on the session's files; returns it at once.
+
+        Safe to retry: the same request_id returns the run the first call
+        started (one is generated when not given). FailedPreconditionError
+        while another run of the session is in progress. The brief — given
+        whole as ``brief`` or field by field — says which questions the final
+        report answers, its language (BCP-47, e.g. "de"), which specialists
+        run (``agents=["legal"]`` re-runs only the legal analyst and writes
+        the final report again), web search on or off, and a token budget.
+        """
+        asked = rpc.research_brief(
+            brief, questions=questions, language=language, agents=agents,
+            web_search=web_search, max_tokens=max_tokens, focus=focus, geography=geography)
+        call = rpc.start_research(session_id, request_id, file_names, asked)
         return await self._call(call, timeout)
 
     async def get_run(

@@ -675,7 +675,12 @@ def _finish_followed_run(args: argparse.Namespace, run: research_pb2.Run) -> int
 
 
 def cmd_research(client: ScoutClient, args: argparse.Namespace) -> int:
-    run = client.start_research(args.session, request_id=args.request_id, file_names=args.file)
+    run = client.start_research(
+        args.session, request_id=args.request_id, file_names=args.file,
+        questions=args.question, language=args.lang or "",
+        agents=[a for value in args.agents for a in value.split(",") if a],
+        web_search=args.web, max_tokens=args.max_tokens, focus=args.focus or "",
+        geography=args.geography or "")
     if not args.follow:
         return _show(args, run, print_run)
     if args.json:
@@ -838,6 +843,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--follow", action="store_true", help="show progress until the run ends")
     sub.add_argument("--request-id", help="idempotency key (default: a fresh UUID)")
     sub.add_argument("--file", action="append", default=[], metavar="NAME", help="only these files")
+    sub.add_argument("--question", action="append", default=[], metavar="TEXT",
+                     help="a question the final report must answer (repeatable)")
+    sub.add_argument("--lang", metavar="TAG", help="language of the reports (BCP-47, e.g. de)")
+    sub.add_argument("--agents", action="append", default=[], metavar="KINDS",
+                     help="only these specialists, e.g. legal or market,price (repeatable)")
+    sub.add_argument("--web", action=argparse.BooleanOptionalAction, default=None,
+                     help="web search on or off for this run (default: the server's setting)")
+    sub.add_argument("--max-tokens", type=int, metavar="N", help="token budget of the run")
+    sub.add_argument("--focus", metavar="TEXT", help="what to focus on")
+    sub.add_argument("--geography", metavar="TEXT", help="where the business operates")
 
     sub = command(commands, "progress", cmd_progress, "follow a run's progress events")
     sub.add_argument("session")

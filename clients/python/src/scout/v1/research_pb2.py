@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from scout.v1 import types_pb2 as scout_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17scout/v1/research.proto\x12\x08scout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14scout/v1/types.proto\"O\n\nTokenUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\"\xfd\x01\n\x0b\x41gentStatus\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.scout.v1.AgentState\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.scout.v1.TokenUsage\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0binvocations\x18\x07 \x01(\x05\"\x8e\x03\n\x03Run\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.scout.v1.RunState\x12%\n\x06\x61gents\x18\x04 \x03(\x0b\x32\x15.scout.v1.AgentStatus\x12#\n\x05usage\x18\x05 \x01(\x0b\x32\x14.scout.v1.TokenUsage\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rlast_sequence\x18\n \x01(\x03\x12\x16\n\x0emodel_provider\x18\x0b \x01(\t\x12\x12\n\nfile_names\x18\x0c \x03(\t\x12\x12\n\nrequest_id\x18\r \x01(\t\"R\n\x14StartResearchRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x12\n\nfile_names\x18\x03 \x03(\t\"3\n\x15StartResearchResponse\x12\x1a\n\x03run\x18\x01 \x01(\x0b\x32\r.scout.v1.Run\"3\n\rGetRunRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\",\n\x0eGetRunResponse\x12\x1a\n\x03run\x18\x01 \x01(\x0b\x32\r.scout.v1.Run\"L\n\x0fListRunsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"H\n\x10ListRunsResponse\x12\x1b\n\x04runs\x18\x01 \x03(\x0b\x32\r.scout.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x10\x43\x61ncelRunRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"/\n\x11\x43\x61ncelRunResponse\x12\x1a\n\x03run\x18\x01 \x01(\x0b\x32\r.scout.v1.Run\"\xe2\x02\n\rProgressEvent\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x04type\x18\x05 \x01(\x0e\x32\x1b.scout.v1.ProgressEventType\x12#\n\x05\x61gent\x18\x06 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x17\n\x0f\x64isplay_message\x18\x07 \x01(\t\x12\x11\n\ttool_name\x18\x08 \x01(\t\x12;\n\nattributes\x18\t \x03(\x0b\x32\'.scout.v1.ProgressEvent.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x15StreamProgressRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03\"@\n\x16StreamProgressResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.scout.v1.ProgressEvent*\x9a\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10RUN_STATE_FAILED\x10\x04\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x05*\xa9\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_STATE_PENDING\x10\x01\x12\x17\n\x13\x41GENT_STATE_RUNNING\x10\x02\x12\x19\n\x15\x41GENT_STATE_SUCCEEDED\x10\x03\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x04\x12\x19\n\x15\x41GENT_STATE_CANCELLED\x10\x05*\xb0\x03\n\x11ProgressEventType\x12#\n\x1fPROGRESS_EVENT_TYPE_UNSPECIFIED\x10\x00\x12#\n\x1fPROGRESS_EVENT_TYPE_RUN_STARTED\x10\x01\x12%\n!PROGRESS_EVENT_TYPE_AGENT_STARTED\x10\x02\x12!\n\x1dPROGRESS_EVENT_TYPE_TOOL_CALL\x10\x03\x12$\n PROGRESS_EVENT_TYPE_REPORT_SAVED\x10\x04\x12&\n\"PROGRESS_EVENT_TYPE_AGENT_FINISHED\x10\x05\x12$\n PROGRESS_EVENT_TYPE_AGENT_FAILED\x10\x06\x12%\n!PROGRESS_EVENT_TYPE_RUN_COMPLETED\x10\x07\x12\"\n\x1ePROGRESS_EVENT_TYPE_RUN_FAILED\x10\x08\x12%\n!PROGRESS_EVENT_TYPE_RUN_CANCELLED\x10\t\x12!\n\x1dPROGRESS_EVENT_TYPE_HEARTBEAT\x10\n2\x80\x03\n\x0fResearchService\x12P\n\rStartResearch\x12\x1e.scout.v1.StartResearchRequest\x1a\x1f.scout.v1.StartResearchResponse\x12;\n\x06GetRun\x12\x17.scout.v1.GetRunRequest\x1a\x18.scout.v1.GetRunResponse\x12\x41\n\x08ListRuns\x12\x19.scout.v1.ListRunsRequest\x1a\x1a.scout.v1.ListRunsResponse\x12\x44\n\tCancelRun\x12\x1a.scout.v1.CancelRunRequest\x1a\x1b.scout.v1.CancelRunResponse\x12U\n\x0eStreamProgress\x12\x1f.scout.v1.StreamProgressRequest\x1a .scout.v1.StreamProgressResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17scout/v1/research.proto\x12\x08scout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14scout/v1/types.proto\"O\n\nTokenUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\"\xfd\x01\n\x0b\x41gentStatus\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.scout.v1.AgentState\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.scout.v1.TokenUsage\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0binvocations\x18\x07 \x01(\x05\"\xb6\x03\n\x03Run\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.scout.v1.RunState\x12%\n\x06\x61gents\x18\x04 \x03(\x0b\x32\x15.scout.v1.AgentStatus\x12#\n\x05usage\x18\x05 \x01(\x0b\x32\x14.scout.v1.TokenUsage\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rlast_sequence\x18\n \x01(\x03\x12\x16\n\x0emodel_provider\x18\x0b \x01(\t\x12\x12\n\nfile_names\x18\x0c \x03(\t\x12\x12\n\nrequest_id\x18\r \x01(\t\x12&\n\x05\x62rief\x18\x0e \x01(\x0b\x32\x17.scout.v1.ResearchBrief\"\xcc\x01\n\rResearchBrief\x12\x11\n\tquestions\x18\x01 \x03(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12$\n\x06\x61gents\x18\x03 \x03(\x0e\x32\x14.scout.v1.ReportKind\x12\x17\n\nweb_search\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\r\n\x05\x66ocus\x18\x06 \x01(\t\x12\x11\n\tgeography\x18\x07 \x01(\tB\r\n\x0b_web_searchB\r\n\x0b_max_tokens\"z\n\x14StartResearchRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x12\n\nfile_names\x18\x03 \x03(\t\x12&\n\x05\x62rief\x18\x04 \x01(\x0b\x32\x17.scout.v1.ResearchBrief\"3\n\x15StartResearchResponse\x12\x1a\n\x03run\x18\x01 \x01(\x0b\x32\r.scout.v1.Run\"3\n\rGetRunRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\",\n\x0eGetRunResponse\x12\x1a\n\x03run\x18\x01 \x01(\x0b\x32\r.scout.v1.Run\"L\n\x0fListRunsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"H\n\x10ListRunsResponse\x12\x1b\n\x04runs\x18\x01 \x03(\x0b\x32\r.scout.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x10\x43\x61ncelRunRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"/\n\x11\x43\x61ncelRunResponse\x12\x1a\n\x03run\x18\x01 \x01(\x0b\x32\r.scout.v1.Run\"\xe2\x02\n\rProgressEvent\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x04type\x18\x05 \x01(\x0e\x32\x1b.scout.v1.ProgressEventType\x12#\n\x05\x61gent\x18\x06 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x17\n\x0f\x64isplay_message\x18\x07 \x01(\t\x12\x11\n\ttool_name\x18\x08 \x01(\t\x12;\n\nattributes\x18\t \x03(\x0b\x32\'.scout.v1.ProgressEvent.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x15StreamProgressRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03\"@\n\x16StreamProgressResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.scout.v1.ProgressEvent*\x9a\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10RUN_STATE_FAILED\x10\x04\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x05*\xa9\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_STATE_PENDING\x10\x01\x12\x17\n\x13\x41GENT_STATE_RUNNING\x10\x02\x12\x19\n\x15\x41GENT_STATE_SUCCEEDED\x10\x03\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x04\x12\x19\n\x15\x41GENT_STATE_CANCELLED\x10\x05*\xb0\x03\n\x11ProgressEventType\x12#\n\x1fPROGRESS_EVENT_TYPE_UNSPECIFIED\x10\x00\x12#\n\x1fPROGRESS_EVENT_TYPE_RUN_STARTED\x10\x01\x12%\n!PROGRESS_EVENT_TYPE_AGENT_STARTED\x10\x02\x12!\n\x1dPROGRESS_EVENT_TYPE_TOOL_CALL\x10\x03\x12$\n PROGRESS_EVENT_TYPE_REPORT_SAVED\x10\x04\x12&\n\"PROGRESS_EVENT_TYPE_AGENT_FINISHED\x10\x05\x12$\n PROGRESS_EVENT_TYPE_AGENT_FAILED\x10\x06\x12%\n!PROGRESS_EVENT_TYPE_RUN_COMPLETED\x10\x07\x12\"\n\x1ePROGRESS_EVENT_TYPE_RUN_FAILED\x10\x08\x12%\n!PROGRESS_EVENT_TYPE_RUN_CANCELLED\x10\t\x12!\n\x1dPROGRESS_EVENT_TYPE_HEARTBEAT\x10\n2\x80\x03\n\x0fResearchService\x12P\n\rStartResearch\x12\x1e.scout.v1.StartResearchRequest\x1a\x1f.scout.v1.StartResearchResponse\x12;\n\x06GetRun\x12\x17.scout.v1.GetRunRequest\x1a\x18.scout.v1.GetRunResponse\x12\x41\n\x08ListRuns\x12\x19.scout.v1.ListRunsRequest\x1a\x1a.scout.v1.ListRunsResponse\x12\x44\n\tCancelRun\x12\x1a.scout.v1.CancelRunRequest\x1a\x1b.scout.v1.CancelRunResponse\x12U\n\x0eStreamProgress\x12\x1f.scout.v1.StreamProgressRequest\x1a .scout.v1.StreamProgressResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,42 +35,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROGRESSEVENT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_PROGRESSEVENT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_RUNSTATE']._serialized_start=1832
-  _globals['_RUNSTATE']._serialized_end=1986
-  _globals['_AGENTSTATE']._serialized_start=1989
-  _globals['_AGENTSTATE']._serialized_end=2158
-  _globals['_PROGRESSEVENTTYPE']._serialized_start=2161
-  _globals['_PROGRESSEVENTTYPE']._serialized_end=2593
+  _globals['_RUNSTATE']._serialized_start=2119
+  _globals['_RUNSTATE']._serialized_end=2273
+  _globals['_AGENTSTATE']._serialized_start=2276
+  _globals['_AGENTSTATE']._serialized_end=2445
+  _globals['_PROGRESSEVENTTYPE']._serialized_start=2448
+  _globals['_PROGRESSEVENTTYPE']._serialized_end=2880
   _globals['_TOKENUSAGE']._serialized_start=92
   _globals['_TOKENUSAGE']._serialized_end=171
   _globals['_AGENTSTATUS']._serialized_start=174
   _globals['_AGENTSTATUS']._serialized_end=427
   _globals['_RUN']._serialized_start=430
-  _globals['_RUN']._serialized_end=828
-  _globals['_STARTRESEARCHREQUEST']._serialized_start=830
-  _globals['_STARTRESEARCHREQUEST']._serialized_end=912
-  _globals['_STARTRESEARCHRESPONSE']._serialized_start=914
-  _globals['_STARTRESEARCHRESPONSE']._serialized_end=965
-  _globals['_GETRUNREQUEST']._serialized_start=967
-  _globals['_GETRUNREQUEST']._serialized_end=1018
-  _globals['_GETRUNRESPONSE']._serialized_start=1020
-  _globals['_GETRUNRESPONSE']._serialized_end=1064
-  _globals['_LISTRUNSREQUEST']._serialized_start=1066
-  _globals['_LISTRUNSREQUEST']._serialized_end=1142
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1144
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1216
-  _globals['_CANCELRUNREQUEST']._serialized_start=1218
-  _globals['_CANCELRUNREQUEST']._serialized_end=1272
-  _globals['_CANCELRUNRESPONSE']._serialized_start=1274
-  _globals['_CANCELRUNRESPONSE']._serialized_end=1321
-  _globals['_PROGRESSEVENT']._serialized_start=1324
-  _globals['_PROGRESSEVENT']._serialized_end=1678
-  _globals['_PROGRESSEVENT_ATTRIBUTESENTRY']._serialized_start=1629
-  _globals['_PROGRESSEVENT_ATTRIBUTESENTRY']._serialized_end=1678
-  _globals['_STREAMPROGRESSREQUEST']._serialized_start=1680
-  _globals['_STREAMPROGRESSREQUEST']._serialized_end=1763
-  _globals['_STREAMPROGRESSRESPONSE']._serialized_start=1765
-  _globals['_STREAMPROGRESSRESPONSE']._serialized_end=1829
-  _globals['_RESEARCHSERVICE']._serialized_start=2596
-  _globals['_RESEARCHSERVICE']._serialized_end=2980
+  _globals['_RUN']._serialized_end=868
+  _globals['_RESEARCHBRIEF']._serialized_start=871
+  _globals['_RESEARCHBRIEF']._serialized_end=1075
+  _globals['_STARTRESEARCHREQUEST']._serialized_start=1077
+  _globals['_STARTRESEARCHREQUEST']._serialized_end=1199
+  _globals['_STARTRESEARCHRESPONSE']._serialized_start=1201
+  _globals['_STARTRESEARCHRESPONSE']._serialized_end=1252
+  _globals['_GETRUNREQUEST']._serialized_start=1254
+  _globals['_GETRUNREQUEST']._serialized_end=1305
+  _globals['_GETRUNRESPONSE']._serialized_start=1307
+  _globals['_GETRUNRESPONSE']._serialized_end=1351
+  _globals['_LISTRUNSREQUEST']._serialized_start=1353
+  _globals['_LISTRUNSREQUEST']._serialized_end=1429
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1431
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1503
+  _globals['_CANCELRUNREQUEST']._serialized_start=1505
+  _globals['_CANCELRUNREQUEST']._serialized_end=1559
+  _globals['_CANCELRUNRESPONSE']._serialized_start=1561
+  _globals['_CANCELRUNRESPONSE']._serialized_end=1608
+  _globals['_PROGRESSEVENT']._serialized_start=1611
+  _globals['_PROGRESSEVENT']._serialized_end=1965
+  _globals['_PROGRESSEVENT_ATTRIBUTESENTRY']._serialized_start=1916
+  _globals['_PROGRESSEVENT_ATTRIBUTESENTRY']._serialized_end=1965
+  _globals['_STREAMPROGRESSREQUEST']._serialized_start=1967
+  _globals['_STREAMPROGRESSREQUEST']._serialized_end=2050
+  _globals['_STREAMPROGRESSRESPONSE']._serialized_start=2052
+  _globals['_STREAMPROGRESSRESPONSE']._serialized_end=2116
+  _globals['_RESEARCHSERVICE']._serialized_start=2883
+  _globals['_RESEARCHSERVICE']._serialized_end=3267
 # @@protoc_insertion_point(module_scope)

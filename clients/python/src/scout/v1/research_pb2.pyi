@@ -95,7 +95,7 @@ class AgentStatus(_message.Message):
     def __init__(self, kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., error: _Optional[str] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invocations: _Optional[int] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("session_id", "run_id", "state", "agents", "usage", "error", "create_time", "update_time", "end_time", "last_sequence", "model_provider", "file_names", "request_id")
+    __slots__ = ("session_id", "run_id", "state", "agents", "usage", "error", "create_time", "update_time", "end_time", "last_sequence", "model_provider", "file_names", "request_id", "brief")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +109,7 @@ class Run(_message.Message):
     MODEL_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     FILE_NAMES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BRIEF_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     run_id: str
     state: RunState
@@ -122,17 +123,38 @@ class Run(_message.Message):
     model_provider: str
     file_names: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
-    def __init__(self, session_id: _Optional[str] = ..., run_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., agents: _Optional[_Iterable[_Union[AgentStatus, _Mapping]]] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_sequence: _Optional[int] = ..., model_provider: _Optional[str] = ..., file_names: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    brief: ResearchBrief
+    def __init__(self, session_id: _Optional[str] = ..., run_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., agents: _Optional[_Iterable[_Union[AgentStatus, _Mapping]]] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_sequence: _Optional[int] = ..., model_provider: _Optional[str] = ..., file_names: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., brief: _Optional[_Union[ResearchBrief, _Mapping]] = ...) -> None: ...
+
+class ResearchBrief(_message.Message):
+    __slots__ = ("questions", "language", "agents", "web_search", "max_tokens", "focus", "geography")
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    WEB_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    FOCUS_FIELD_NUMBER: _ClassVar[int]
+    GEOGRAPHY_FIELD_NUMBER: _ClassVar[int]
+    questions: _containers.RepeatedScalarFieldContainer[str]
+    language: str
+    agents: _containers.RepeatedScalarFieldContainer[_types_pb2.ReportKind]
+    web_search: bool
+    max_tokens: int
+    focus: str
+    geography: str
+    def __init__(self, questions: _Optional[_Iterable[str]] = ..., language: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[_types_pb2.ReportKind, str]]] = ..., web_search: _Optional[bool] = ..., max_tokens: _Optional[int] = ..., focus: _Optional[str] = ..., geography: _Optional[str] = ...) -> None: ...
 
 class StartResearchRequest(_message.Message):
-    __slots__ = ("session_id", "request_id", "file_names")
+    __slots__ = ("session_id", "request_id", "file_names", "brief")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    BRIEF_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     request_id: str
     file_names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, session_id: _Optional[str] = ..., request_id: _Optional[str] = ..., file_names: _Optional[_Iterable[str]] = ...) -> None: ...
+    brief: ResearchBrief
+    def __init__(self, session_id: _Optional[str] = ..., request_id: _Optional[str] = ..., file_names: _Optional[_Iterable[str]] = ..., brief: _Optional[_Union[ResearchBrief, _Mapping]] = ...) -> None: ...
 
 class StartResearchResponse(_message.Message):
     __slots__ = ("run",)
