@@ -82,8 +82,10 @@ def _verified_copy(data: bytes, entries: Sequence[zipfile.ZipInfo], file_name: s
     """The archive again, every entry inflated under the caps and stored uncompressed."""
     budget = MAX_DOCX_UNCOMPRESSED_BYTES
     copy = io.BytesIO()
+    # A name given twice is read as zipfile reads it: the last entry of that name.
+    by_name = {entry.filename: entry for entry in entries}
     with zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as out:
-        for entry in entries:
+        for entry in by_name.values():
             if entry.is_dir():
                 continue
             content = inflate_entry(data, entry, min(entry.file_size, budget), file_name)

@@ -68,7 +68,11 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
 
 
 def _die_with_parent() -> None:
-    """Linux: SIGKILL this worker when the server process dies, mid-document or not."""
+    """Linux: SIGKILL this worker when the server process dies, mid-document or not.
+
+    Strictly, when the thread that started it ends: the event loop's thread,
+    which lives as long as the server.
+    """
     if not sys.platform.startswith("linux"):
         return
     import ctypes
