@@ -88,13 +88,13 @@ def _verified_copy(data: bytes, entries: Sequence[zipfile.ZipInfo], file_name: s
         for entry in by_name.values():
             if entry.is_dir():
                 continue
-            content = inflate_entry(data, entry, min(entry.file_size, budget), file_name)
+            content = _inflate_entry(data, entry, min(entry.file_size, budget), file_name)
             budget -= len(content)
             out.writestr(entry.filename, content)
     return copy.getvalue()
 
 
-def inflate_entry(data: bytes, entry: zipfile.ZipInfo, cap: int, file_name: str) -> bytes:
+def _inflate_entry(data: bytes, entry: zipfile.ZipInfo, cap: int, file_name: str) -> bytes:
     """The entry's bytes, inflated in small steps; DOCUMENT_TOO_LARGE past ``cap`` bytes.
 
     ``cap`` is at most the declared size, so an entry that inflates to more

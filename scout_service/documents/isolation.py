@@ -147,14 +147,24 @@ class _Worker:
             self.kill()
         await self.exit_code()
 
-    async def _read_frame(self, max_bytes: int) -> bytes:
-        assert self.proc.stdout is not None
+    async def _read_frame(self, max_bytes: int) -> bytearray:
+        """The next frame, read into one buffer of its size (no second copy of a long text)."""
+        stdout = self.proc.stdout
+        assert stdout is not None
         try:
-            prefix = await self.proc.stdout.readexactly(_LENGTH_BYTES)
-            size = int.from_bytes(prefix, "big")
+            size = int.from_bytes(await stdout.readexactly(_LENGTH_BYTES), "big")
             if size > max_bytes:
                 raise _WorkerLost(f"frame of {size} bytes, at most {max_bytes} expected")
-            return await self.proc.stdout.readexactly(size)
+            buffer = bytearray(size)
+            view = memoryview(buffer)
+            done = 0
+            while done < size:
+                chunk = await stdout.read(min(size - done, _READ_BUFFER))
+                if not chunk:
+                    raise _WorkerLost("end of output inside a frame")
+                view[done : done + len(chunk)] = chunk
+                done += len(chunk)
+            return buffer
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise _WorkerLost(type(exc).__name__) from None
 
@@ -201,7 +211,7 @@ class _Worker:
                                else "MALFORMED_DOCX", name)
 
 
-def _document(name: str, fields: dict[str, Any], text: bytes) -> ExtractedDocument:
+def _document(name: str, fields: dict[str, Any], text: bytearray) -> ExtractedDocument:
     """The worker's answer as a document, or its DocumentError raised."""
     if "reason" in fields:
         raise DocumentError(fields["reason"], str(fields["message"]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import random
 import resource
 import signal
 import time
@@ -132,6 +133,21 @@ async def test_worker_reads_like_extract_text(extractor: IsolatedExtractor) -> N
         assert await extractor.extract(data, name) == extract_text(
             data, name, max_chars=extractor.limits.max_chars)
     assert extractor.started == 1  # one worker served both
+
+
+@pytest.mark.anyio
+async def test_long_text_comes_back_whole(extractor: IsolatedExtractor) -> None:
+    rng = random.Random(17)
+    words = ["Fahrräder", "自転車", "🚲", "depot", "revenue", "Kundin", "価格", "EUR"]
+    document = docx.Document()
+    for i in range(3000):  # ~2.5 MB of UTF-8 that compresses like prose: several reads
+        document.add_paragraph(f"Absatz {i}: " + " ".join(rng.choices(words, k=120))
+                               + f" {rng.getrandbits(256):x}")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = await extractor.extract(buffer.getvalue(), "long.docx")
+    assert doc == extract_text(buffer.getvalue(), "long.docx", max_chars=extractor.limits.max_chars)
+    assert len(doc.text.encode()) > 2 * MIB and "🚲" in doc.text
 
 
 @pytest.mark.anyio
