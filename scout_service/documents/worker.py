@@ -2,8 +2,8 @@
 
 Started by `isolation.IsolatedExtractor` as ``python -m
 scout_service.documents.worker MEMORY_BYTES``. It caps its own address space
-(``RLIMIT_AS``) before reading anything, asks the kernel to kill it when its
-parent dies, and then answers one request at a time on stdin/stdout:
+(``RLIMIT_AS``) before reading anything, lowers its CPU priority, asks the
+kernel to kill it when its parent dies, and then answers one request at a time on stdin/stdout:
 
 - request: a frame of JSON (``name``, ``max_chars``, ``time_budget_s``), then
   a frame of the file's bytes;
@@ -33,6 +33,9 @@ MEMORY_EXIT = 86
 
 READY = b"scout-document-worker ready"
 """First frame a worker sends, once its imports are done and its limits applied."""
+
+WORKER_NICENESS = 10
+"""Added to the worker's nice value: the server's event loop wins a contended CPU."""
 
 _LENGTH_BYTES = 8
 
@@ -131,6 +134,9 @@ def main(argv: list[str]) -> None:
     """Apply the limits, import the readers, then serve the parent on stdin/stdout."""
     _die_with_parent()
     _limit_memory(int(argv[0]))
+    # Calls of the server come first when the CPUs are busy: a parser has seconds
+    # to spare, an RPC has milliseconds (only contended CPU time is shared out).
+    os.nice(WORKER_NICENESS)
     # Library warnings would reach the server's stderr as unstructured lines; the
     # parent logs each outcome (reason, file size) instead.
     logging.disable(logging.CRITICAL)
