@@ -123,6 +123,21 @@ class _Worker:
     def alive(self) -> bool:
         return self.proc.returncode is None
 
+    def bloated(self, limits: ExtractionLimits) -> bool:
+        """Whether the worker kept more than half its address space after a document.
+
+        Python rarely gives freed memory back; a worker that grew that far
+        would start its next document with half the room, so it is retired.
+        """
+        try:
+            with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmSize:"):
+                        return int(line.split()[1]) * 1024 > limits.memory_mb * 1024 * 1024 // 2
+        except (OSError, ValueError):  # not Linux, or already gone
+            pass
+        return False
+
     def kill(self) -> None:
         """SIGKILL now (the exit is reaped by asyncio's child watcher)."""
         self.broken = True
@@ -280,7 +295,7 @@ class IsolatedExtractor:
                                    extra={"reason": exc.reason, "bytes": len(data)})
                 raise
             finally:
-                if worker.broken or self._closed:
+                if worker.broken or self._closed or worker.bloated(self.limits):
                     worker.kill()
                     self._workers.discard(worker)
                 else:

@@ -204,6 +204,19 @@ async def test_pdf_over_the_memory_limit_is_refused() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_worker_past_half_its_memory_is_retired() -> None:
+    # A worker holds ~65 MB of address space once its readers are imported:
+    # past half of 128 MB, so each document gets a fresh one.
+    ex = IsolatedExtractor(ExtractionLimits(memory_mb=128, workers=1))
+    try:
+        for _ in range(2):
+            await ex.extract((EXAMPLES / "fieldservice-saas.pdf").read_bytes(), "plan.pdf")
+        assert (ex.started, ex.killed) == (2, 0)
+    finally:
+        await ex.close()
+
+
+@pytest.mark.anyio
 @pytest.mark.timeout(120)
 async def test_lying_docx_through_the_worker_leaves_the_parent_small(
     extractor: IsolatedExtractor, bomb_1g: bytes
