@@ -3,7 +3,8 @@
 Started by `isolation.IsolatedExtractor` as ``python -m
 scout_service.documents.worker MEMORY_BYTES``. It caps its own address space
 (``RLIMIT_AS``) before reading anything, lowers its CPU priority, asks the
-kernel to kill it when its parent dies, and then answers one request at a time on stdin/stdout:
+kernel to kill it when its parent dies, and then answers one request at a
+time on stdin/stdout:
 
 - request: a frame of JSON (``name``, ``max_chars``, ``time_budget_s``), then
   a frame of the file's bytes;
@@ -137,8 +138,11 @@ def main(argv: list[str]) -> None:
     # Calls of the server come first when the CPUs are busy: a parser has seconds
     # to spare, an RPC has milliseconds (only contended CPU time is shared out).
     os.nice(WORKER_NICENESS)
-    # Library warnings would reach the server's stderr as unstructured lines; the
-    # parent logs each outcome (reason, file size) instead.
+    # Ctrl-C in a terminal reaches the whole process group: the server stops its
+    # workers itself (EOF, or SIGKILL mid-document), without a traceback from each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Library warnings would reach the server's stderr as unstructured lines (and
+    # may quote a document); the server logs the limits it enforces instead.
     logging.disable(logging.CRITICAL)
     # The protocol gets its own descriptor; anything a library prints goes to stderr.
     replies = os.fdopen(os.dup(1), "wb")
