@@ -139,8 +139,10 @@ class _Worker:
         return False
 
     def kill(self) -> None:
-        """SIGKILL now (the exit is reaped by asyncio's child watcher)."""
+        """SIGKILL now; ``exit_code()`` reaps it (its pipes close with it)."""
         self.broken = True
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
@@ -271,6 +273,7 @@ class IsolatedExtractor:
         self._slots = asyncio.Semaphore(limits.workers)
         self._idle: list[_Worker] = []
         self._workers: set[_Worker] = set()
+        self._reaping: set[asyncio.Future[int | None]] = set()
         self._closed = False
         # Workers started so far, and killed on a limit (for tests and the bench).
         self.started = 0
@@ -296,17 +299,24 @@ class IsolatedExtractor:
                 raise
             finally:
                 if worker.broken or self._closed or worker.bloated(self.limits):
-                    worker.kill()
-                    self._workers.discard(worker)
+                    self._retire(worker)
                 else:
                     self._idle.append(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Kill a worker and reap it in the background (close() waits for that too)."""
+        worker.kill()
+        self._workers.discard(worker)
+        reaped = asyncio.ensure_future(worker.exit_code())
+        self._reaping.add(reaped)
+        reaped.add_done_callback(self._reaping.discard)
 
     async def _take(self) -> _Worker:
         while self._idle:
             worker = self._idle.pop()
             if worker.alive:
                 return worker
-            self._workers.discard(worker)
+            self._retire(worker)
         worker = await _Worker.spawn(self.limits)
         self.started += 1
         self._workers.add(worker)
@@ -322,4 +332,5 @@ class IsolatedExtractor:
         workers = list(self._workers)
         self._workers.clear()
         self._idle.clear()
-        await asyncio.gather(*(w.close() for w in workers), return_exceptions=True)
+        await asyncio.gather(*(w.close() for w in workers), *self._reaping,
+                             return_exceptions=True)
