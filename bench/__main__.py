@@ -2,7 +2,8 @@
 
 One run, one DynamoDB endpoint (moto's server, ``EmbeddedDynamo``), one
 table. Floors and Scout are measured on it back to back; see ``rpc_bench``,
-``streams_bench``, ``run_cost`` and ``floor`` for what each row compares.
+``streams_bench``, ``run_cost``, ``hostile_docs_bench`` and ``floor`` for what
+each row compares.
 The other engineers' benches (``store_bench``, ``progress_bench``,
 ``research_bench``) join the table when present.
 
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import delivery_bench, results, run_cost, streams_bench
+from bench import delivery_bench, hostile_docs_bench, results, run_cost, streams_bench
 from bench import floor as fl
 from bench.common import Replica, Row, Target, format_table, load_average, log
 from bench.counting_proxy import CountingProxy
@@ -395,6 +396,9 @@ def measure(mode: Mode) -> Run:
             bare.stop()
         with run.section("DynamoDB cost of a research run"):
             run_cost_phase(run, endpoint, table, boto)
+        with run.section("hostile documents"):
+            run.add(hostile_docs_bench.measure(endpoint, table, TOKEN, token_env(),
+                                               quick=mode.quick))
     other_benches(run)
     return run
 

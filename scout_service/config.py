@@ -238,6 +238,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_MAX_QUEUED_RUNS",), "max_queued_runs", "16", _int(0, 100_000),
            "Runs waiting on this replica before StartResearch answers RESOURCE_EXHAUSTED.",
            "limits"),
+    Option(("SCOUT_DOCUMENT_TIMEOUT_S",), "document_timeout_s", "30", _float(1, 3600),
+           "Wall time reading one PDF or .docx may take; past it the worker process reading "
+           "it is killed and StartResearch answers FAILED_PRECONDITION (DOCUMENT_TOO_SLOW).",
+           "limits"),
+    Option(("SCOUT_DOCUMENT_MEMORY_MB",), "document_memory_mb", "1024", _int(128, 65_536),
+           "Address space of each document worker process (RLIMIT_AS); a file needing more "
+           "answers FAILED_PRECONDITION (DOCUMENT_TOO_LARGE).", "limits"),
+    Option(("SCOUT_DOCUMENT_WORKERS",), "document_workers", "2", _int(1, 64),
+           "Worker processes reading PDFs and .docx files: files read at once on this "
+           "replica (started on first use).", "limits"),
     Option(("SCOUT_MAX_STREAMS",), "max_streams", "10000", _int(1, 1_000_000),
            "Progress streams open at once on this replica.", "limits"),
     Option(("SCOUT_MAX_STREAMS_PER_PRINCIPAL",), "max_streams_per_principal", "2000",
@@ -360,6 +370,9 @@ class Settings:
     max_runs_per_principal: int = 4
     max_concurrent_runs: int = 4
     max_queued_runs: int = 16
+    document_timeout_s: float = 30
+    document_memory_mb: int = 1024
+    document_workers: int = 2
     max_streams: int = 10_000
     max_streams_per_principal: int = 2000
     rate_limit_rps: float = 200

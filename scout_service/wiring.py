@@ -54,6 +54,9 @@ def runner_settings(s: Settings) -> RunnerSettings:
         lease_seconds=s.lease_seconds,
         lease_renew_interval_s=max(0.05, s.lease_seconds / 3),
         resume_scan_interval_s=s.resume_scan_interval_s,
+        document_timeout_s=s.document_timeout_s,
+        document_memory_mb=s.document_memory_mb,
+        document_workers=s.document_workers,
     )
 
 

@@ -50,7 +50,8 @@ from scout_service.agents.tools import (
     commit_report,
     make_save_tool,
 )
-from scout_service.documents import DocumentError, ExtractedDocument, extract_text
+from scout_service.documents import DocumentError, ExtractedDocument
+from scout_service.documents.isolation import ExtractionLimits, ExtractorClosed, IsolatedExtractor
 from scout_service.domain import (
     SPECIALISTS,
     AgentState,
@@ -115,8 +116,13 @@ class RunnerSettings:
     # Searches one agent may make, and refused saves before it fails.
     max_searches_per_agent: int = 40
     max_save_refusals: int = 3
-    # Time the text extraction of one file may take.
+    # Time the text extraction of one file may take before the rest is left out
+    # (checked between pages), and the hard limits of the worker process reading
+    # a PDF or .docx: wall time, address space, how many at once.
     document_time_budget_s: float = 20
+    document_timeout_s: float = 30
+    document_memory_mb: int = 1024
+    document_workers: int = 2
     max_files_per_run: int = 20
     # Run the specialists one after another (for the benchmark's baseline).
     sequential_specialists: bool = False
@@ -302,6 +308,13 @@ class ResearchRunner:
         self._clock = clock
         self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
         self.corpora = CorpusCache(max_entries=settings.max_cached_corpora)
+        self.documents = IsolatedExtractor(ExtractionLimits(
+            max_chars=settings.max_document_chars,
+            time_budget_s=settings.document_time_budget_s,
+            timeout_s=settings.document_timeout_s,
+            memory_mb=settings.document_memory_mb,
+            workers=settings.document_workers,
+        ))
         # A WebResearch per run (its budgets are per run), or None without a provider.
         self._web = web or (lambda: None)
         self._local: dict[str, _LocalRun] = {}
@@ -495,6 +508,7 @@ class ResearchRunner:
             if pending:
                 await asyncio.wait(pending, timeout=2.0)
         self.corpora.close()
+        await self.documents.close()
         logger.info("research runner stopped", extra={"released_runs": len(local)})
 
     # -- documents ------------------------------------------------------------------------
@@ -549,15 +563,14 @@ class ResearchRunner:
 
         async def extract(data: bytes, name: str) -> ExtractedDocument:
             try:
-                return await asyncio.to_thread(
-                    extract_text, data, name,
-                    max_chars=self._settings.max_document_chars,
-                    time_budget_s=self._settings.document_time_budget_s,
-                )
+                return await self.documents.extract(data, name)
             except DocumentError as exc:
                 raise FailedPrecondition(
                     exc.message, reason=exc.reason, metadata={"file_name": name}
                 ) from None
+            except ExtractorClosed:
+                raise Unavailable("this replica is shutting down; retry on another",
+                                  reason="REPLICA_SHUTTING_DOWN") from None
 
         return await build_corpus(names, cache=self.corpora, get_file=get_file,
                                   read_file=read_file, extract=extract)

@@ -1,7 +1,9 @@
 """Text extraction from uploaded business plans (PDF, .docx, Markdown, text).
 
-Pure library code: no I/O beyond the bytes handed in, safe to call from
-worker threads, and every failure is a `DocumentError` with a stable reason.
+The readers are pure library code: no I/O beyond the bytes handed in, and
+every failure is a `DocumentError` with a stable reason. The server calls
+them through `isolation.IsolatedExtractor`, which reads PDFs and .docx files
+in worker processes under a hard memory and time limit.
 """
 
 from scout_service.documents.combine import combine_documents

@@ -1,16 +1,22 @@
 """Text from Word .docx files with python-docx, behind a zip-bomb guard.
 
-A .docx is a ZIP archive. Its central directory declares each entry's
-uncompressed size, and Python's zipfile never inflates an entry past that
-declared size, so checking the declared sizes before python-docx opens the
-archive bounds the memory the parse can use.
+A .docx is a ZIP archive. Its headers declare each entry's uncompressed
+size, but the declaration may lie: zipfile's ``read()`` asks zlib for up to
+1 GB at once and only then cuts the result to the declared size, so a small
+file whose entry declares 4 KB can still cost gigabytes. The declared sizes
+are checked first (a cheap refusal of honest bombs); then every entry is
+inflated here, in 64 KB steps, and refused the moment it grows past its
+declared size or the caps; python-docx gets a copy of the verified entries,
+stored uncompressed, and never inflates anything itself.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 
 import docx
@@ -33,6 +39,12 @@ _RATIO_CHECK_MIN_BYTES = 1024 * 1024
 """Small entries may compress extremely well (runs of spaces) and are harmless."""
 
 DOCX_MAIN_PART = "word/document.xml"
+
+_INFLATE_STEP = 64 * 1024
+"""Bytes of inflated output asked of zlib at a time."""
+
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+"""A ZIP local file header: signature ... name length, extra length (30 bytes)."""
 
 _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
 _LIST_ITEM = re.compile(r"(?:- |1\. )")
@@ -66,6 +78,81 @@ def check_zip_limits(entries: Sequence[zipfile.ZipInfo], file_name: str) -> None
             )
 
 
+def _verified_copy(data: bytes, entries: Sequence[zipfile.ZipInfo], file_name: str) -> bytes:
+    """The archive again, every entry inflated under the caps and stored uncompressed."""
+    budget = MAX_DOCX_UNCOMPRESSED_BYTES
+    copy = io.BytesIO()
+    # A name given twice is read as zipfile reads it: the last entry of that name.
+    by_name = {entry.filename: entry for entry in entries}
+    with zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as out:
+        for entry in by_name.values():
+            if entry.is_dir():
+                continue
+            content = _inflate_entry(data, entry, min(entry.file_size, budget), file_name)
+            budget -= len(content)
+            out.writestr(entry.filename, content)
+    return copy.getvalue()
+
+
+def _inflate_entry(data: bytes, entry: zipfile.ZipInfo, cap: int, file_name: str) -> bytes:
+    """The entry's bytes, inflated in small steps; DOCUMENT_TOO_LARGE past ``cap`` bytes.
+
+    ``cap`` is at most the declared size, so an entry that inflates to more
+    than its headers say is refused after at most ``cap`` + 64 KB of output,
+    whatever its compressed stream holds. Damage (a bad header, a truncated
+    stream, a wrong CRC) raises ``zipfile.BadZipFile`` for the caller's
+    MALFORMED_DOCX.
+    """
+    start = entry.header_offset
+    header = data[start : start + _LOCAL_HEADER.size]
+    if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad local header")
+    fields = _LOCAL_HEADER.unpack(header)
+    offset = start + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+    raw = memoryview(data)[offset : offset + entry.compress_size]
+    if len(raw) != entry.compress_size:
+        raise zipfile.BadZipFile("entry runs past the end of the file")
+    if entry.compress_type == zipfile.ZIP_STORED:
+        if entry.compress_size > cap:
+            raise _too_large(file_name)
+        content = bytes(raw)
+    elif entry.compress_type == zipfile.ZIP_DEFLATED:
+        content = _inflate(raw, cap, file_name)
+    else:
+        raise zipfile.BadZipFile("compression method Word does not use")
+    if len(content) != entry.file_size or zlib.crc32(content) != entry.CRC:
+        raise zipfile.BadZipFile("size or CRC differs from the headers")
+    return content
+
+
+def _inflate(raw: memoryview, cap: int, file_name: str) -> bytes:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    parts: list[bytes] = []
+    size = 0
+    pending: bytes | memoryview = raw
+    while not inflater.eof:
+        chunk = inflater.decompress(pending, _INFLATE_STEP)
+        size += len(chunk)
+        if size > cap:
+            raise _too_large(file_name)
+        parts.append(chunk)
+        pending = inflater.unconsumed_tail
+        if not chunk and not pending:
+            break  # input exhausted before the end of the stream
+    if not inflater.eof:
+        raise zipfile.BadZipFile("truncated deflate stream")
+    return b"".join(parts)
+
+
+def _too_large(file_name: str) -> DocumentError:
+    return DocumentError(
+        "DOCUMENT_TOO_LARGE",
+        f"{display_name(file_name)} expands to more than its ZIP headers declare or than "
+        f"the {MAX_DOCX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB limit (a possible zip bomb) "
+        "and was not opened. Save it again from Word or upload a PDF instead.",
+    )
+
+
 def read_docx(data: bytes, file_name: str, budget: TextBudget) -> None:
     """Extract paragraphs and tables of a .docx, in document order, into `budget`.
 
@@ -79,7 +166,7 @@ def read_docx(data: bytes, file_name: str, budget: TextBudget) -> None:
     if not any(entry.filename == DOCX_MAIN_PART for entry in entries):
         raise unsupported_type_error(file_name)  # another ZIP: xlsx, odt, an archive
     check_zip_limits(entries, file_name)
-    document = docx.Document(io.BytesIO(data))
+    document = docx.Document(io.BytesIO(_verified_copy(data, entries, file_name)))
     blocks = list(document.iter_inner_content())
     list_items: list[str] = []
     for index, block in enumerate(blocks):

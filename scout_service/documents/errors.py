@@ -1,7 +1,7 @@
 """The one exception the document readers raise, and the codes it carries.
 
 Uploaded files are untrusted: every way a file can be unusable (damaged,
-encrypted, a zip bomb, not a document at all) ends up as a `DocumentError`
+encrypted, a zip bomb, too slow to read, not a document at all) ends up as a `DocumentError`
 whose `reason` a caller can map to a status code and whose `message` can be
 shown to the person who uploaded the file.
 """
@@ -18,6 +18,7 @@ DocumentErrorReason = Literal[
     "MALFORMED_DOCX",
     "UNSUPPORTED_TYPE",
     "DOCUMENT_TOO_LARGE",
+    "DOCUMENT_TOO_SLOW",
 ]
 
 _MAX_DISPLAY_NAME = 120

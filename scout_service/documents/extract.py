@@ -28,8 +28,8 @@ DocumentType = Literal["markdown", "text", "pdf", "docx"]
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 """Uploads larger than this are refused before any parsing."""
 
-_PDF_MAGIC = b"%PDF-"
-_ZIP_MAGIC = b"PK\x03\x04"
+PDF_MAGIC = b"%PDF-"
+ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .doc, password-protected .docx
 
 
@@ -71,7 +71,10 @@ def extract_text(
 
     Raises `DocumentError` (and nothing else, for any input bytes) when the
     file is empty, damaged, encrypted, too large or of an unsupported type.
-    Blocking and CPU-bound: call it from a worker thread.
+    Blocking and CPU-bound, and neither time nor memory is bounded inside
+    one PDF page or one parser call: the server runs PDFs and .docx files
+    through `isolation.IsolatedExtractor`, which calls this in a worker
+    process with hard limits.
     """
     if max_chars <= 0:
         raise ValueError("max_chars must be positive")
@@ -89,11 +92,11 @@ def extract_text(
     budget = TextBudget(max_chars, time_budget_s)
     detected_type: DocumentType
     pages: int | None = None
-    if data.startswith(_PDF_MAGIC):
+    if data.startswith(PDF_MAGIC):
         detected_type = "pdf"
         pages = _guarded(read_pdf, data, file_name, budget, "MALFORMED_PDF")
         text = budget.text()
-    elif data.startswith(_ZIP_MAGIC):
+    elif data.startswith(ZIP_MAGIC):
         detected_type = "docx"
         _guarded(read_docx, data, file_name, budget, "MALFORMED_DOCX")
         text = budget.text()
@@ -142,21 +145,40 @@ def _guarded(
     """
     try:
         return reader(data, file_name, budget)
-    except DocumentError:
-        raise
+    except (DocumentError, MemoryError):
+        raise  # out of memory is the worker's limit, not damage (see isolation.py)
     except Exception as exc:
         logger.info(
             "document could not be parsed",
             extra={"reason": reason, "error_type": type(exc).__name__},
         )
-        name = display_name(file_name)
-        if reason == "MALFORMED_PDF":
-            raise DocumentError(
-                reason,
-                f"{name} looks like a PDF but could not be read (it may be damaged or "
-                "incomplete). Export it again from the program that created it.",
-            ) from None
-        raise _malformed_docx(name) from None
+        raise malformed_error(reason, file_name) from None
+
+
+def malformed_error(
+    reason: Literal["MALFORMED_PDF", "MALFORMED_DOCX"], file_name: str
+) -> DocumentError:
+    """Return the error for a PDF or .docx its parser (or its worker) could not get through."""
+    name = display_name(file_name)
+    if reason == "MALFORMED_PDF":
+        return DocumentError(
+            reason,
+            f"{name} looks like a PDF but could not be read (it may be damaged or "
+            "incomplete). Export it again from the program that created it.",
+        )
+    return _malformed_docx(name)
+
+
+def needs_isolation(data: bytes) -> bool:
+    """Whether these bytes go to a third-party parser (PDF, ZIP), not the text decoder.
+
+    Those parsers can take unbounded time within one page and memory within
+    one entry, so the server runs them in a worker process
+    (`isolation.IsolatedExtractor`); text is decoded in bounded time and
+    memory (a prefix of at most ``max_chars`` characters) and needs none.
+    Oversized uploads are refused before any parsing, so they need none either.
+    """
+    return len(data) <= MAX_INPUT_BYTES and data.startswith((PDF_MAGIC, ZIP_MAGIC))
 
 
 def _empty(name: str, *, scanned: bool = False) -> DocumentError:

@@ -60,6 +60,8 @@ def _page_text(reader: PdfReader, index: int) -> str | None:
     """
     try:
         return reader.pages[index].extract_text().replace("\x00", "")
+    except MemoryError:
+        raise  # the worker's memory limit: the whole document is refused
     except Exception as exc:
         logger.warning(
             "skipping unreadable PDF page",

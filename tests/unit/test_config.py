@@ -134,3 +134,19 @@ def test_event_loop_without_uvloop(
     monkeypatch.setenv("SCOUT_EVENT_LOOP", "uvloop")
     assert main(["serve"]) == 2
     assert "uvloop is not installed" in capsys.readouterr().err
+
+
+def test_document_limits_reach_the_runner() -> None:
+    from scout_service.wiring import runner_settings
+
+    s = load_settings({"SCOUT_DOCUMENT_TIMEOUT_S": "7.5", "SCOUT_DOCUMENT_MEMORY_MB": "300",
+                       "SCOUT_DOCUMENT_WORKERS": "3"})
+    runner = runner_settings(s)
+    assert (runner.document_timeout_s, runner.document_memory_mb, runner.document_workers) == (
+        7.5, 300, 3)
+    defaults = runner_settings(load_settings({}))
+    assert (defaults.document_timeout_s, defaults.document_memory_mb) == (30, 1024)
+    for bad in ({"SCOUT_DOCUMENT_MEMORY_MB": "64"}, {"SCOUT_DOCUMENT_TIMEOUT_S": "0"},
+                {"SCOUT_DOCUMENT_WORKERS": "0"}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            load_settings(bad)
