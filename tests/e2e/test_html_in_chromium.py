@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from PIL import Image
 
 from scout.v1 import research_pb2
