@@ -24,12 +24,11 @@ import io
 import math
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from scout_service.domain import Source
 from scout_service.exports.model import ExportReport, ReportName
 
 if TYPE_CHECKING:
@@ -65,9 +64,9 @@ _FILLER: Final = {"per", "a", "an", "each", "price", "prices", "from", "about", 
 
 @dataclass(frozen=True, slots=True)
 class ChartSource:
-    """A source a chart cites: which report's findings cite it, its id and where it is."""
+    """A source a chart cites: which reports' findings cite it, its id and where it is."""
 
-    report: ReportName
+    reports: tuple[ReportName, ...]
     run_id: str
     source_id: str
     label: str
@@ -148,21 +147,27 @@ def price_chart(price: ExportReport | None, competition: ExportReport | None) ->
     bars = [bar for panel in panels for bar in panel.bars]
     sides = {bar.is_plan for bar in bars}
     if sides == {True, False}:
-        what = "The plan's prices (blue) against the competitors' (grey)"
+        what, note = "The plan's prices against the competitors'", ""
+        coloured = "The plan's prices (blue) against the competitors' (grey)"
     elif sides == {True}:
-        what = "The plan's prices; the competitors' are not stated in a comparable unit"
+        what, note = "The plan's prices", "the competitors' are not stated in a comparable unit"
+        coloured = what
     else:
-        what = "The competitors' prices; the plan's are not stated in a comparable unit"
+        what, note = "The competitors' prices", "the plan's are not stated in a comparable unit"
+        coloured = what
     shown = sum(len(p.bars) for p in panels)
     left_out = sum(p.left_out for p in panels)
-    summary = f"{what}, {_join([p.title for p in panels])}" + (
-        f" ({shown} of {shown + left_out} prices shown)." if left_out else ".")
-    alt = f"Bar chart. {what.replace(' (blue)', '').replace(' (grey)', '')}. " + " ".join(
+    notes = [note] if note else []
+    if left_out:
+        notes.append(f"{shown} of {shown + left_out} prices shown")
+    summary = f"{coloured}, {_join([p.title for p in panels])}" + (
+        f" ({'; '.join(notes)})." if notes else ".")
+    alt = f"Bar chart. {what}{f' ({note})' if note else ''}. " + " ".join(
         _describe_panel(p) for p in panels)
     svg = _draw_prices(panels, sides)
-    return Chart("prices", svg, alt, summary,
-                 _chart_sources(bars, {"price_report": price,
-                                       "competition_report": competition}))
+    cited = [(bar.report, bar.source_ids) for bar in bars]
+    return Chart("prices", svg, alt, summary, _chart_sources(
+        cited, {"price_report": price, "competition_report": competition}))
 
 
 def _add(groups: dict[tuple[str, str, str], tuple[str, list[_Bar]]], point: Mapping[str, Any],
@@ -177,7 +182,7 @@ def _add(groups: dict[tuple[str, str, str], tuple[str, list[_Bar]]], point: Mapp
 def _unit_words(period: str, unit: Any) -> tuple[str, str]:
     """What a price is per beyond its period, as shown and as compared (singular)."""
     _, own = _PERIOD_WORDS.get(period, ("", set()))
-    words = [w for w in re.findall(r"[a-z0-9]+", str(unit or "").lower())
+    words = [w for w in re.findall(r"[^\W_]+", str(unit or "").lower())
              if w not in _FILLER and w not in own]
     key = " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
                    for w in words)
@@ -244,8 +249,7 @@ def _draw_prices(panels: Sequence[_Panel], sides: set[bool]) -> str:
             cents = _cents(panel.bars)
             for row, amount in zip(rows, amounts, strict=True):
                 axes.text(amount + top * 0.01, row, _number(amount, cents), va="center",
-                          fontsize=8,
-                          color="#1c2430")
+                          fontsize=8, color="#1c2430")
             axes.set_xlim(0, top * 1.15)
             axes.set_title(panel.title, loc="left", fontsize=9.5, color="#0f2f57")
             _tidy(axes)
@@ -288,9 +292,10 @@ def market_chart(market: ExportReport | None) -> Chart | None:
         for label, value, (_, size) in zip(labels, values, drawn, strict=True))
     alt = f"Bar chart of the market size in {common}{scale}. {described}."
     svg = _draw_market(drawn, labels, values, log)
-    bars = [_Bar(label, 0.0, False, "market_report", _ids(size))
-            for label, (_, size) in zip(labels, drawn, strict=True)]
-    return Chart("market", svg, alt, summary, _chart_sources(bars, {"market_report": market}))
+    cited: list[tuple[ReportName, Sequence[str]]] = [("market_report", _ids(size))
+                                                     for _, size in drawn]
+    return Chart("market", svg, alt, summary,
+                 _chart_sources(cited, {"market_report": market}))
 
 
 def _draw_market(drawn: Sequence[tuple[str, Mapping[str, Any]]], labels: Sequence[str],
@@ -309,19 +314,15 @@ def _draw_market(drawn: Sequence[tuple[str, Mapping[str, Any]]], labels: Sequenc
             axes.barh(rows, [a - floor for a in amounts], left=floor, height=0.62,
                       color=[MARKET_COLOURS[name] for name, _ in drawn])
             axes.set_xlim(floor, max(amounts) * 6)
-            axes.xaxis.set_major_formatter(FuncFormatter(
-                lambda x, _: _compact(x)))
             axes.xaxis.set_minor_formatter(NullFormatter())
-            gap = 1.08
         else:
             axes.barh(rows, amounts, height=0.62,
                       color=[MARKET_COLOURS[name] for name, _ in drawn])
             axes.set_xlim(0, max(amounts) * 1.25 or 1.0)
-            axes.xaxis.set_major_formatter(FuncFormatter(
-                lambda x, _: _compact(x)))
-            gap = 1.0
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _compact(x)))
         for row, amount, value in zip(rows, amounts, values, strict=True):
-            offset = amount * gap if log else amount + max(amounts) * 0.01
+            # Just right of the bar's end: a factor on a log axis, a share of it on a linear one.
+            offset = amount * 1.08 if log else amount + max(amounts) * 0.01
             axes.text(offset, row, value, va="center", fontsize=8.5, color="#1c2430")
         axes.set_yticks(rows, labels)
         axes.set_title(f"Market size{' (log scale)' if log else ''}", loc="left",
@@ -397,23 +398,29 @@ def _tidy(axes: Axes) -> None:
     axes.set_axisbelow(True)
 
 
-def _chart_sources(bars: Sequence[_Bar],
+def _chart_sources(cited: Iterable[tuple[ReportName, Sequence[str]]],
                    reports: Mapping[ReportName, ExportReport | None]) -> tuple[ChartSource, ...]:
-    """The sources behind the drawn values, once each, labelled from the findings' sources."""
-    known: dict[tuple[ReportName, str], Source] = {
-        (name, s.source_id): s for name, report in reports.items() if report is not None
-        for s in report.findings_sources}
-    seen: dict[tuple[ReportName, str], ChartSource] = {}
-    for bar in bars:
-        report = reports.get(bar.report)
-        for source_id in bar.source_ids:
-            source = known.get((bar.report, source_id))
-            seen.setdefault((bar.report, source_id), ChartSource(
-                bar.report, source.run_id if source else report.findings_run_id
-                if report else "", source_id, source.label if source else ""))
-    # One entry per id and label: the price and competition findings usually share a run.
-    unique = {(s.source_id, s.label, s.run_id): s for s in seen.values()}
-    return tuple(sorted(unique.values(), key=lambda s: (int(s.source_id[1:]), s.report)))
+    """The sources behind the drawn values, once each, labelled from the findings' sources.
+
+    Ids are numbered per run: the price and competition findings usually come
+    from one run, and then an id they share is one entry naming both reports.
+    """
+    entries: dict[tuple[str, str, str], list[ReportName]] = {}
+    for name, ids in cited:
+        report = reports.get(name)
+        if report is None:
+            continue
+        known = {source.source_id: source for source in report.findings_sources}
+        for source_id in ids:
+            source = known.get(source_id)
+            key = (source_id, source.run_id if source else report.findings_run_id,
+                   source.label if source else "")
+            names = entries.setdefault(key, [])
+            if name not in names:
+                names.append(name)
+    ordered = sorted(entries.items(), key=lambda item: (int(item[0][0][1:]), *item[0][1:]))
+    return tuple(ChartSource(tuple(names), run_id, source_id, label)
+                 for (source_id, run_id, label), names in ordered)
 
 
 def _findings(report: ExportReport | None) -> Mapping[str, Any]:

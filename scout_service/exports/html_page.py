@@ -118,8 +118,10 @@ def _charts(charts: Sequence[Chart], reports: Sequence[ExportReport], bodies: st
         cited = []
         for s in chart.sources:
             marker = f"[{s.source_id}]"
-            anchor = f"{s.report}-{s.source_id}"
-            if anchor in anchors and runs.get((s.report, s.source_id)) == s.run_id:
+            anchor = next((f"{name}-{s.source_id}" for name in s.reports
+                           if f"{name}-{s.source_id}" in anchors
+                           and runs.get((name, s.source_id)) == s.run_id), None)
+            if anchor is not None:
                 marker = f'<a class="cite" href="#{anchor}">{marker}</a>'
             cited.append(f"{marker} {escape(s.label)}".rstrip())
         sources = f" Sources: {'; '.join(cited)}." if cited else ""

@@ -174,6 +174,20 @@ def test_a_cited_id_links_only_to_the_same_source() -> None:
     assert "<a " not in market["caption"] and "[S7] plan.md — 4. Market" in market["caption"]
 
 
+def test_an_id_both_findings_cite_is_listed_once_and_linked_where_listed() -> None:
+    prices = {"price_points": [_price(7.98, "Vardag", source="S4")]}
+    reports = _reports(prices=prices)
+    reports[2] = ExportReport(
+        "competition_report", "Competition report", "HelloFresh [S4].\n\n## Sources\n\n"
+        "- [S4] plan.md — 5. Competition\n", AT, sources=(S4,), findings=COMPETITION,
+        findings_run_id=RUN, findings_sources=(S4,))
+    reports[3] = ExportReport("price_report", "Price report", "Prices.\n", AT,
+                              findings=prices, findings_run_id=RUN, findings_sources=(S4,))
+    caption = _figures(render_html(SESSION_ID, reports, AT))[0]["caption"]
+    assert caption.endswith("Sources: <a #competition_report-S4>[S4]</a> plan.md — "
+                            "5. Competition."), caption
+
+
 def test_no_charts_without_findings_or_with_too_little_data() -> None:
     bare = [ExportReport(r.name, r.title, r.markdown, AT) for r in _reports()]
     html = render_html(SESSION_ID, bare, AT).decode("utf-8")
@@ -191,7 +205,8 @@ def test_no_charts_without_findings_or_with_too_little_data() -> None:
 def test_without_common_units_the_larger_side_is_drawn_alone() -> None:
     chart = price_chart(_reports(competition={"competitors": []})[3], None)
     assert chart is not None
-    assert chart.summary.startswith("The plan's prices; the competitors' are not stated")
+    assert chart.summary == ("The plan's prices, EUR per portion (the competitors' are not "
+                             "stated in a comparable unit).")
     assert "Vardag 7.98" in chart.alt and "47.90" not in chart.alt
 
 
