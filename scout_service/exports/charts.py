@@ -41,7 +41,9 @@ MARKET_COLOURS: Final = {"tam": "#b8cfee", "sam": "#6f9bd8", "som": "#1d5fb4"}
 
 MAX_PANELS: Final = 3
 MAX_BARS: Final = 14
-"""A panel with more bars gets unreadable; the caption says how many were left out."""
+MAX_TOTAL_BARS: Final = 24
+"""More bars get unreadable, and the figure must fit one A4 page; the caption says how
+many prices were left out."""
 _LABEL_CHARS: Final = 40
 _WIDTH_IN: Final = 6.9  # A4 less the PDF's side margins (178 mm), so print scale is 1:1
 
@@ -143,7 +145,12 @@ def price_chart(price: ExportReport | None, competition: ExportReport | None) ->
     chosen = shared[:MAX_PANELS] or [g for g in ranked[:1] if len(g[1][1]) >= 2]
     if not chosen:
         return None
-    panels = [_panel(title, bars) for _, (title, bars) in chosen]
+    panels: list[_Panel] = []
+    budget = MAX_TOTAL_BARS
+    for index, (_, (title, group)) in enumerate(chosen):
+        later = len(chosen) - index - 1
+        panels.append(_panel(title, group, min(MAX_BARS, budget - 2 * later)))
+        budget -= len(panels[-1].bars)
     bars = [bar for panel in panels for bar in panel.bars]
     sides = {bar.is_plan for bar in bars}
     if sides == {True, False}:
@@ -198,11 +205,12 @@ def _per(period: str, unit: str) -> str:
     return f"per {unit} {phrase}" if phrase.startswith("per ") else f"per {unit}, {phrase}"
 
 
-def _panel(title: str, bars: list[_Bar]) -> _Panel:
+def _panel(title: str, bars: list[_Bar], cap: int) -> _Panel:
+    """At most ``cap`` bars, half of them the plan's if both sides have more."""
     plan = [b for b in bars if b.is_plan]
     others = [b for b in bars if not b.is_plan]
-    keep_plan = plan[:max(MAX_BARS - len(others), MAX_BARS // 2)]
-    kept = keep_plan + others[:MAX_BARS - len(keep_plan)]
+    keep_plan = plan[:max(cap - len(others), cap // 2)]
+    kept = keep_plan + others[:cap - len(keep_plan)]
     ordered = sorted(kept, key=lambda b: b.amount, reverse=True)  # stable for equal prices
     return _Panel(title, tuple(ordered), len(bars) - len(kept))
 
@@ -287,6 +295,10 @@ def market_chart(market: ExportReport | None) -> Chart | None:
     summary = (f"Market size in {common}{scale}: "
                + ", ".join(f"{label} {value}" for label, value in zip(labels, values, strict=True))
                + (f" ({_join(skipped)} measured differently, not drawn)." if skipped else "."))
+    flagged = [message for field, message in (market.findings_warnings if market else ())
+               if field in ("tam", "sam", "som")]
+    if flagged:
+        summary += f" Check: {'; '.join(flagged)}."
     described = "; ".join(
         f"{label} {value}" + (f", {_short(str(size['basis']), 120)}" if size.get("basis") else "")
         for label, value, (_, size) in zip(labels, values, drawn, strict=True))

@@ -67,6 +67,7 @@ figure.chart figcaption { font-size: 0.85rem; color: #3c4a5c; margin-top: 0.4rem
   section.report.lead { break-before: auto; }
   section.charts { margin: 0; break-before: page; }
   figure.chart { break-inside: avoid; margin: 0.6rem 0 1.4rem; }
+  figure.chart img { max-height: 230mm; object-fit: contain; }
   nav.toc.after-lead { break-before: page; }
   nav.toc a::after { content: leader(".") target-counter(attr(href), page); }
   table, pre, blockquote, tr, li { break-inside: avoid; }

@@ -218,6 +218,32 @@ def test_layers_measured_differently_are_left_out_and_said_so() -> None:
     assert "households" not in " ".join(_texts(ET.fromstring(chart.svg)))
 
 
+def test_a_market_warning_is_in_the_caption() -> None:
+    reports = _reports()
+    reports[1] = ExportReport("market_report", "Market report", "Market.\n", AT,
+                              findings=MARKET, findings_run_id=RUN, findings_sources=(S7,),
+                              findings_warnings=(("som", "SOM (50) exceeds SAM (40)"),))
+    chart = market_chart(reports[1])
+    assert chart is not None and "Check: SOM (50) exceeds SAM (40)." in chart.summary
+
+
+def test_many_prices_are_capped_to_fit_a_page_and_the_caption_says_so() -> None:
+    def many(unit: str, source: str, n: int) -> list[dict[str, Any]]:
+        return [_price(10 + i, f"T{i}", "month", unit, source=source) for i in range(n)]
+
+    prices = {"price_points": many("per seat", "S11", 20) + many("", "S11", 20)
+              + many("per van", "S11", 20)}
+    competition = {"competitors": [{"name": "Rival", "source_ids": ["S4"], "price_points":
+                                    many("per seat", "S4", 20) + many("", "S4", 20)
+                                    + many("per van", "S4", 20)}]}
+    chart = price_chart(_reports(prices=prices)[3], _reports(competition=competition)[2])
+    assert chart is not None
+    assert chart.summary.endswith("(24 of 120 prices shown).")
+    svg = ET.fromstring(chart.svg)
+    assert float(svg.attrib["height"].removesuffix("pt")) < 9.5 * 72  # inches, in points
+    assert chart.alt.count("the plan: ") == 12  # half of each panel is the plan's
+
+
 def test_prices_in_units_per_user_are_not_compared_with_flat_prices() -> None:
     prices = {"price_points": [_price(49, "Team", "month", "per user per month"),
                                _price(99, "Shop", "month", "monthly")]}
