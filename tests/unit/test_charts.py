@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pypdf import PdfReader
 from scout_service.domain import Source, SourceKind
 from scout_service.exports import ExportReport, render_html, render_pdf
 from scout_service.exports.charts import dossier_charts, market_chart, price_chart
+from scout_service.exports.pdf import html_to_pdf
 
 SESSION_ID = "3f2b9c1e-7a41-4d2b-9a55-0c8e6d1f2a77"
 AT = datetime(2025, 11, 26, 14, 30, tzinfo=UTC)
@@ -324,3 +326,12 @@ def test_pdf_draws_the_charts_as_svg_with_their_labels_as_text(pdf_pages: list[s
     # The text alternative is what WeasyPrint prints when an image fails to load.
     assert "Bar chart" not in page
     assert "Sources: [S7] plan.md — 4. Market" in page
+
+
+def test_the_pdf_renderer_loads_data_urls_only(caplog: pytest.LogCaptureFixture) -> None:
+    html = ('<!DOCTYPE html><html><body><img src="file:///etc/passwd" alt="a">'
+            '<img src="http://127.0.0.1:9/x.png" alt="b"></body></html>')
+    with caplog.at_level(logging.ERROR, logger="weasyprint"):
+        assert html_to_pdf(html).startswith(b"%PDF-")
+    refused = [r.getMessage() for r in caplog.records if "disallowed protocol" in r.getMessage()]
+    assert len(refused) == 2, [r.getMessage() for r in caplog.records]
