@@ -434,53 +434,56 @@ def outline_compliance(reports: Mapping[str, str],
     return ratio, problems
 
 
-def _leaves(value: Any) -> Iterable[Any]:
-    if isinstance(value, Mapping):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
-
-
 def findings_accuracy(expected: Mapping[str, Any], served: Any) -> tuple[Ratio, list[str]]:
-    """Typed expectations found in a GetFindings answer (any shape, as JSON-like data).
+    """Typed expectations met by a GetFindings answer (proto JSON, camelCase names).
 
-    Provisional until GetFindings exists: an amount counts when a numeric leaf
-    equals it (or a string leaf states it), a name when a string leaf holds
-    it, the verdict when a string leaf is it (an enum prefix like
-    ``VERDICT_`` is ignored).
+    A market layer counts when that layer (``tam``, ``sam``, ``som``) holds the
+    amount in the currency; a competitor when a competitor of that name has a
+    price point of that amount and currency; a plan price point when the price
+    findings hold one of that amount and currency; a regulation when an
+    obligation names it; the verdict when the final findings' verdict is it.
+    A regulation that does not apply counts against when an obligation names it.
     """
-    leaves = list(_leaves(served))
-    numbers = [float(v) for v in leaves if isinstance(v, int | float) and not isinstance(v, bool)]
-    strings = [v for v in leaves if isinstance(v, str)]
-    ratio, misses = Ratio(), []
+    by_kind = {row.get("kind", ""): row for row in (served or {}).get("findings", [])}
+    market = by_kind.get("REPORT_KIND_MARKET", {}).get("market", {})
+    rivals = by_kind.get("REPORT_KIND_COMPETITION", {}).get("competition", {}).get(
+        "competitors", [])
+    prices = by_kind.get("REPORT_KIND_PRICE", {}).get("price", {}).get("pricePoints", [])
+    obligations = by_kind.get("REPORT_KIND_LEGAL", {}).get("legal", {}).get("obligations", [])
+    verdict = by_kind.get("REPORT_KIND_FINAL", {}).get("final", {}).get("verdict", "")
 
-    def has_amount(value: float, currency: str) -> bool:
-        return (any(_close(n, value) for n in numbers)
-                or any(cur == currency and _close(v, value) for s in strings
-                       for v, cur in amounts(s)))
+    def priced(points: Iterable[Mapping[str, Any]], value: float, currency: str) -> bool:
+        return any(p.get("currency") == currency and _close(float(p.get("amount", 0)), value)
+                   for p in points)
 
-    def has_name(text: str) -> bool:
-        return any(text.lower() in s.lower() for s in strings)
+    def named(text: str) -> list[Mapping[str, Any]]:
+        return [o for o in obligations if text.lower() in str(o.get("regulation", "")).lower()]
 
     checks: list[tuple[str, bool]] = []
     for size in expected.get("market_sizes", []):
+        layer = market.get(size["layer"].lower(), {})
         checks.append((f"{size['layer']} {size['value']:g}",
-                       has_amount(size["value"], size["currency"])))
-    for entry in (*expected.get("competitors", []), *expected.get("price_points", [])):
-        checks.append((f"{entry['name']} {entry['price']:g}",
-                       has_name(entry["name"]) and has_amount(entry["price"], entry["currency"])))
+                       layer.get("currency") == size["currency"]
+                       and _close(float(layer.get("amount", 0)), size["value"])))
+    for entry in expected.get("competitors", []):
+        match = [c for c in rivals if entry["name"].lower() in str(c.get("name", "")).lower()]
+        checks.append((f"competitor {entry['name']} {entry['price']:g}", any(
+            priced(c.get("pricePoints", []), entry["price"], entry["currency"]) for c in match)))
+    for entry in expected.get("price_points", []):
+        checks.append((f"price {entry['name']} {entry['price']:g}",
+                       priced(prices, entry["price"], entry["currency"])))
     for regulation in expected.get("regulations", []):
-        checks.append((regulation, has_name(regulation)))
-    if verdict := expected.get("verdict"):
-        checks.append((f"verdict {verdict}",
-                       any(s.upper().removeprefix("VERDICT_") == verdict for s in strings)))
+        checks.append((f"obligation {regulation}", bool(named(regulation))))
+    for regulation in expected.get("not_applicable", []):
+        checks.append((f"no obligation under {regulation} (it does not apply)",
+                       not named(regulation)))
+    if wanted := expected.get("verdict"):
+        checks.append((f"verdict {wanted}", verdict.removeprefix("VERDICT_") == wanted))
+    ratio, misses = Ratio(), []
     for label, ok in checks:
         ratio.total += 1
         ratio.hits += ok
         if not ok:
-            misses.append(f"findings: {label} not found")
+            misses.append(f"findings: {label} not found" if "no obligation" not in label
+                          else f"findings: {label} — but one is listed")
     return ratio, misses

@@ -55,10 +55,11 @@ _PERIODS: tuple[tuple[str, str], ...] = (
      "use"),
     (r"per (?:box|portion|unit|item|kg|turbine|seat|user|licen[cs]e|meal|delivery|drop|kwh)",
      "unit"),
+    (r"per (?!cent\b)[a-z]{3,}", "unit"),
 )
 _PRICE_HEADER = re.compile(r"price|fee|cost|rate|per\b|tariff", re.IGNORECASE)
 _COMPETITOR_HEADER = re.compile(r"competitor|company|player|brand|rival|alternative|provider|"
-                                r"vendor|name", re.IGNORECASE)
+                                r"vendor|supplier|operator|incumbent|name", re.IGNORECASE)
 _OFFER_HEADER = re.compile(r"offer|product|service|model|what", re.IGNORECASE)
 _POSITION_HEADER = re.compile(r"position|focus|segment|notes?|strategy", re.IGNORECASE)
 _STRENGTH_HEADER = re.compile(r"strength|advantage", re.IGNORECASE)
@@ -103,9 +104,13 @@ def amounts(text: str, *, default_currency: str | None = None
             ) -> list[tuple[float, str | None, int]]:
     """Amounts in ``text`` as (value, ISO currency or None, position), scale applied."""
     found = []
-    for match in _MONEY.finditer(text):
-        before = text[max(0, match.start() - 1):match.start()]
+    position = 0
+    while (match := _MONEY.search(text, position)) is not None:
+        position = match.end()
+        begin = match.start("pre") if match.group("pre") else match.start("num")
+        before = text[max(0, begin - 1):begin]
         if before and (before.isalnum() or before in ".,"):
+            position = match.start("num") + len(match.group("num"))
             continue
         value = _number(match.group("num"))
         if value is None:
@@ -114,9 +119,12 @@ def amounts(text: str, *, default_currency: str | None = None
         value = round(value * _SCALES.get(scale, 1), 4)
         code = match.group("pre") or match.group("post")
         currency = _SYMBOLS.get(code, code) if code else default_currency
-        if not scale and not code and _YEAR.fullmatch(match.group("num")):
-            continue  # a year, not an amount
-        found.append((value, currency, match.start()))
+        if not scale and not match.group("pre") and _YEAR.fullmatch(match.group("num")):
+            # A year ("target for 2028 DKK 14 million"), not an amount: look again
+            # right after it, so the currency it swallowed can start the next one.
+            position = match.start("num") + len(match.group("num"))
+            continue
+        found.append((value, currency, begin))
     return found
 
 
@@ -159,15 +167,20 @@ def _market(passages: Sequence[Passage]) -> dict[str, Any]:
                 hit = pattern.search(p.text)
                 if hit is None:
                     continue
-                text = p.text
-                money = [a for a in amounts(text[hit.start():]) if a[1] is not None]
-                basis = None
-                context = text
+                text = p.text[hit.start():]
+                money = [a for a in amounts(text) if a[1] is not None]
+                # What the figure covers: the words between the layer's name and its amount.
+                span = text[hit.end():money[0][2]] if money else ""
+                basis = span.strip(" :–-|,") or None
+                context = text[:money[0][2] + 40] if money else text
             if not money or _STALE.search(context):
                 continue
+            if not p.is_row:
+                context = basis or ""  # the year the figure is for sits next to it
             value, currency, _ = money[0]
-            candidates.append((_year(context) or 0, -len(candidates), {
-                "amount": value, "currency": currency, "year": _year(context),
+            year = _year(context)
+            candidates.append((year or 0, -len(candidates), {
+                "amount": value, "currency": currency, "year": year,
                 "basis": _cap(basis or text, 300), "source_ids": [p.source_id],
             }))
         if candidates:
@@ -186,13 +199,17 @@ def _growth(passages: Sequence[Passage]) -> list[dict[str, Any]]:
             value = _number(match.group("num").lstrip("+"))
             if value is None:
                 continue
-            years = _YEAR_RANGE.search(p.text)
-            if years:
-                period = f"{years.group(1)}–{years.group(2)}"
-            elif re.search(r"per year|a year|annual|yearly|CAGR|per annum", p.text, re.I):
-                period = "per year"
-            else:
+            # A growth rate says its period right after it ("6.5 % per year between
+            # 2021 and 2025", "a CAGR of 12 % (2024–2030)"); other shares are not rates.
+            after = p.text[match.end():match.end() + 60]
+            before = p.text[max(0, match.start() - 40):match.start()]
+            if not re.search(r"^\W{0,3}(?:per year|a year|annually|per annum|yearly|CAGR|"
+                             r"year[- ]on[- ]year|p\.a\.)", after, re.I) and not re.search(
+                                 r"CAGR|grow\w* (?:by|at)", before, re.I):
                 continue
+            years = _YEAR_RANGE.search(after) or re.search(
+                r"between ((?:19|20)\d\d) and ((?:19|20)\d\d)", after)
+            period = f"{years.group(1)}–{years.group(2)}" if years else "per year"
             rates.append({"rate_percent": value, "period": period,
                           "metric": _cap(p.text, 200), "source_ids": [p.source_id]})
             break
@@ -221,7 +238,7 @@ def _competitors(plan: Plan, passages: Sequence[Passage]) -> list[dict[str, Any]
     for p in passages:
         if not (p.is_row and p.header and _COMPETITOR_HEADER.search(p.header[0])):
             continue
-        name = re.sub(r"\s*\(.*?\)\s*", " ", p.cells[0]).strip(" .*")
+        name = re.sub(r"\s*\(.*?\)\s*", " ", p.cells[0]).strip(" *")
         if not name or name.casefold() in ("total", "others", "n/a"):
             continue
         entry = found.setdefault(name.casefold(), {
@@ -243,11 +260,45 @@ def _competitors(plan: Plan, passages: Sequence[Passage]) -> list[dict[str, Any]
                 entry["positioning"] = _cap(cell, 600)
         if re.search(r"indirect|substitute", " ".join(p.cells), re.I):
             entry["kind"] = "indirect"
+    for name in analysis.competitors(Plan(passages=[p for p in passages if not p.is_row])):
+        if name.casefold() in found or len(found) >= 40:
+            continue
+        named = _competitor_in_text(name, passages)
+        if named is not None:
+            found[name.casefold()] = named
     for entry in found.values():
         entry["price_points"] = _unique_prices(entry["price_points"])[:12]
         entry["strengths"] = [s for s in entry["strengths"] if s][:12]
         entry["weaknesses"] = [s for s in entry["weaknesses"] if s][:12]
     return [_drop_none(e) for e in found.values()][:40]
+
+
+def _competitor_in_text(name: str, passages: Sequence[Passage]) -> dict[str, Any] | None:
+    """A competitor named in running text (or a table flattened by PDF extraction).
+
+    Kept only with a price: the first amount with a currency within a line's
+    reach after the name (``Nordic Herb Co. Greenhouse herbs DKK 52 per tray``).
+    """
+    for p in passages:
+        at = p.text.find(name)
+        if p.is_row or at < 0:
+            continue
+        reach = p.text[at + len(name):at + len(name) + 90]
+        money = [a for a in amounts(reach) if a[1] is not None]
+        if not money:
+            continue
+        value, currency, offset = money[0]
+        tail = reach[offset:offset + 40]
+        unit = re.search(r"per [\w²-]+|/\w+", tail)
+        offer = reach[:offset].strip(" :–-|,(") or None
+        return _drop_none({
+            "name": _cap(name, 200), "kind": "direct", "offer": _cap(offer, 600) or None,
+            "price_points": [_drop_none({
+                "tier": _cap(name, 200), "amount": value, "currency": currency,
+                "billing_period": _billing(tail), "unit": unit.group(0) if unit else None,
+                "source_ids": [p.source_id]})],
+            "strengths": [], "weaknesses": [], "source_ids": [p.source_id]})
+    return None
 
 
 def _billing(text: str) -> str:
@@ -297,12 +348,18 @@ def _price(plan: Plan, passages: Sequence[Passage]) -> dict[str, Any]:
             if _PRICE_HEADER.search(column) and not re.search(r"cost|margin", column, re.I):
                 points += _prices(p.cells[0], column, cell, default, p.source_id)
     if not points:
+        # No price table (or one flattened by PDF extraction): prices in running text,
+        # leaving out market sizes (scaled amounts) and the competitors' prices.
+        rivals = analysis.competitors(Plan(passages=[p for p in passages if not p.is_row]))
         for p in passages:
             if p.is_row or _STALE.search(p.text):
                 continue
             for value, currency, at in amounts(p.text):
                 after = p.text[at:at + 60]
-                if currency is None or _billing(after) == "other":
+                if currency is None or _billing(after) == "other" or re.match(
+                        r"\D*\d[\d.,\s]*(?:thousand|million|billion|bn|mn|m|k)\b", after):
+                    continue
+                if any(name in p.text[max(0, at - 90):at] for name in rivals):
                     continue
                 points.append({"tier": _cap(analysis._context(p.text, at, at + 20), 200),
                                "amount": value, "currency": currency,

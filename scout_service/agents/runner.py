@@ -44,7 +44,12 @@ from scout_service.agents.recorder import (
     RetryPolicy,
     RunTakenOver,
 )
-from scout_service.agents.tools import AgentOutcome, ReportBinding, make_save_tool
+from scout_service.agents.tools import (
+    AgentOutcome,
+    ReportBinding,
+    commit_report,
+    make_save_tool,
+)
 from scout_service.documents import DocumentError, ExtractedDocument, extract_text
 from scout_service.domain import (
     ALL_AGENTS,
@@ -665,8 +670,9 @@ class ResearchRunner:
         """Agents already done for this run: their report is saved for it.
 
         A report in the store is complete (blobs become visible only when
-        whole), so an agent whose replica died between saving and recording
-        SUCCEEDED is done too: it is recorded as SUCCEEDED here, not re-run.
+        whole) and is stored after its findings, so an agent whose replica
+        died between saving and recording SUCCEEDED is done too: it is
+        recorded as SUCCEEDED here, not re-run.
         """
         # One Query for every kind: their metadata carries the run id.
         reports = every_item(lambda token: self._store.list_reports(
@@ -781,8 +787,11 @@ class ResearchRunner:
                     limits={"turns": self._settings.max_agent_turns},
                     structured_output_model=findings_model,
                 )
-            if outcome.saved and result.structured_output is not None and lr.stop is None:
+            if (outcome.accepted is not None and result.structured_output is not None
+                    and lr.stop is None):
+                # Findings first: a report stored for the run implies its findings are.
                 await self._store_findings(lr, kind, result.structured_output, outcome)
+                await commit_report(binding, outcome)
         except TimeoutError:
             error = f"timed out after {self._settings.agent_timeout_s:g} s"
         except (RunTakenOver, EventLogUnavailable):
@@ -790,18 +799,17 @@ class ResearchRunner:
         except StructuredOutputException as exc:
             # The model ended without (valid) findings; what that means depends on
             # whether it saved its report, said below.
-            if outcome.saved and outcome.findings_refused_out is None:
-                outcome.findings_refused_out = f"saved its report but gave no findings: {exc}"
+            if outcome.accepted is not None and outcome.findings_refused_out is None:
+                outcome.findings_refused_out = (
+                    f"its report passed the checks but it gave no findings: {exc}")
         except Exception as exc:
             error = _describe(exc)
             logger.warning("agent failed", extra={"run_id": lr.key, "kind": kind.value,
                                                   "error_type": type(exc).__name__})
-        if outcome.fatal is not None:
-            raise outcome.fatal
         usage = _usage(agent)
         title = prompts.agent_title(kind)
         finished = self._clock()
-        if outcome.saved and outcome.findings_saved:
+        if outcome.saved:
             await self._set_agent(lr, kind, lambda a: replace(
                 a, state=AgentState.SUCCEEDED, finished_at=finished, error=None,
                 usage=a.usage + usage))
@@ -818,9 +826,9 @@ class ResearchRunner:
             return
         if error is None and outcome.refused_out is not None:
             error = outcome.refused_out
-        if error is None and outcome.saved:
+        if error is None and outcome.accepted is not None:
             error = outcome.findings_refused_out or (
-                "saved its report but gave no findings"
+                "its report passed the checks but it gave no findings; nothing was stored"
                 + (f"; the findings tool said: {outcome.tool_error}" if outcome.tool_error else ""))
         if error is None:
             error = "finished without saving its report"

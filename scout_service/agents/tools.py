@@ -10,7 +10,10 @@ Before anything is stored the report's citations are checked against the
 run's sources (``research/citations.py``): an unknown id or a misquote is
 refused as a tool error listing every problem, so the model can mend the
 report; after ``max_refusals`` refusals the agent is stopped and fails with
-the reason. A stored report ends with the server's own Sources list.
+the reason. An accepted report is not stored yet: the model then gives its
+typed findings (strands' structured output), and the runner stores the
+findings and then the report (``commit_report``), so a report is never stored
+without them. A stored report ends with the server's own Sources list.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from typing import Any
 from strands import ToolContext, tool
 
 from scout_service.agents.prompts import save_tool_name
-from scout_service.agents.recorder import EventLogUnavailable, EventRecorder, RunTakenOver
+from scout_service.agents.recorder import EventRecorder
 from scout_service.domain import EventType, ReportKind, ReportSource
-from scout_service.research import citations
+from scout_service.research import citations, findings
 from scout_service.research.sources import SourceRegistry
 from scout_service.store.base import Store
 
@@ -44,15 +47,15 @@ class AgentOutcome:
     # Reports the save tool refused for their citations, and why it gave up.
     refusals: int = 0
     refused_out: str | None = None
+    # The report the save tool accepted (content with its Sources list, cited ids),
+    # stored by the runner once the findings validate.
+    accepted: tuple[str, tuple[str, ...]] | None = None
     # The typed findings (strands' structured output): stored, with how many
     # warnings; refused by validation, and why the agent was stopped for it.
     findings_saved: bool = False
     findings_warnings: int = 0
     findings_refusals: int = 0
     findings_refused_out: str | None = None
-    # A run-level failure met inside the tool, re-raised by the runner
-    # (strands turns tool exceptions into error results for the model).
-    fatal: BaseException | None = None
 
 
 @dataclass(frozen=True)
@@ -134,31 +137,11 @@ def make_save_tool(binding: ReportBinding, outcome: AgentOutcome) -> Any:
                 f"The {title.lower()} was not saved: its citations do not hold.\n{listing}\n"
                 "Fix every problem and call the tool again with the whole report."
             )
-        stored, cited = citations.with_sources(content, sources)
-        try:
-            report = await binding.store.put_report(
-                binding.session_id,
-                binding.kind,
-                stored,
-                source=ReportSource.AGENT,
-                author=binding.author,
-                run_id=binding.run_id,
-                cited=cited,
-                sources_run_id=binding.run_id,
-            )
-            outcome.saved = True
-            outcome.saved_bytes = report.size
-            await binding.recorder.emit(
-                EventType.REPORT_SAVED,
-                f"{title} saved to session.",
-                agent=binding.kind,
-                tool_name=name,
-                attributes={"size_bytes": str(report.size)},
-            )
-        except (RunTakenOver, EventLogUnavailable) as exc:
-            outcome.fatal = exc
-            return _error("The research run was interrupted; stop now.")
-        text = f"{title} saved to session."
+        # Stored together with the findings, once they validate (``commit_report``):
+        # a report without its findings is never stored.
+        outcome.accepted = citations.with_sources(content, sources)
+        text = (f"{title} accepted: its citations hold. Now call {findings.tool_name(binding.kind)}"
+                " with the typed findings; the report is stored with them.")
         if ignored:
             text += (
                 f" Ignored arguments: {', '.join(n[:40] for n in ignored[:5])} — the session "
@@ -167,6 +150,31 @@ def make_save_tool(binding: ReportBinding, outcome: AgentOutcome) -> Any:
         return {"status": "success", "content": [{"text": text}]}
 
     return save_report
+
+
+async def commit_report(binding: ReportBinding, outcome: AgentOutcome) -> None:
+    """Store the report the save tool accepted (after its findings) and say so."""
+    assert outcome.accepted is not None
+    stored, cited = outcome.accepted
+    report = await binding.store.put_report(
+        binding.session_id,
+        binding.kind,
+        stored,
+        source=ReportSource.AGENT,
+        author=binding.author,
+        run_id=binding.run_id,
+        cited=cited,
+        sources_run_id=binding.run_id,
+    )
+    outcome.saved = True
+    outcome.saved_bytes = report.size
+    await binding.recorder.emit(
+        EventType.REPORT_SAVED,
+        f"{binding.kind.title} saved to session.",
+        agent=binding.kind,
+        tool_name=save_tool_name(binding.kind),
+        attributes={"size_bytes": str(report.size)},
+    )
 
 
 def _error(text: str) -> dict[str, Any]:

@@ -181,6 +181,17 @@ def list_sources(
     return Unary(lambda s: s.reports.ListSources, request, _itself)
 
 
+def get_findings(
+    session_id: str, kind: int | str | None
+) -> Unary[report_pb2.GetFindingsResponse]:
+    """GetFindings: every kind's findings, or one kind's."""
+    request = report_pb2.GetFindingsRequest(
+        session_id=session_id,
+        kind=report_kind(kind) if kind is not None else types_pb2.REPORT_KIND_UNSPECIFIED,
+    )
+    return Unary(lambda s: s.reports.GetFindings, request, _itself)
+
+
 def put_report(
     session_id: str, kind: int | str, content: str, request_id: str | None
 ) -> Unary[types_pb2.Report]:

@@ -18,7 +18,7 @@ from typing import Any, TypeAlias, TypeVar, overload
 import grpc  # type: ignore[import-untyped, unused-ignore]
 import grpc.aio  # type: ignore[import-untyped, unused-ignore]
 
-from scout.v1 import report_pb2, research_pb2, session_pb2, types_pb2
+from scout.v1 import findings_pb2, report_pb2, research_pb2, session_pb2, types_pb2
 from scout_client import _requests as rpc
 from scout_client._channel import (
     DEFAULT,
@@ -311,6 +311,16 @@ class AsyncScoutClient:
         """Yield every source of a run (S1, S2, ...), the latest run's by default."""
         fetch = partial(self.list_sources, session_id, run_id, page_size, timeout=timeout)
         return rpc.walk_pages_async(fetch, lambda page: page.sources)
+
+    async def get_findings(
+        self, session_id: str, kind: int | str | None = None, *, timeout: Timeout = DEFAULT
+    ) -> list[findings_pb2.Findings]:
+        """Return the session's typed findings (every kind's, or one kind's).
+
+        Each value carries the source ids of its run; resolve them with
+        ``iter_sources(session_id, findings.run_id)``.
+        """
+        return list((await self._call(rpc.get_findings(session_id, kind), timeout)).findings)
 
     async def put_report(
         self,

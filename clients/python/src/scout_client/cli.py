@@ -29,7 +29,7 @@ from typing import IO, Any, NoReturn
 
 from google.protobuf import json_format  # type: ignore[import-untyped, unused-ignore]
 
-from scout.v1 import research_pb2, types_pb2
+from scout.v1 import findings_pb2, research_pb2, types_pb2
 from scout_client._channel import DEFAULT_TARGET, DEFAULT_TIMEOUT
 from scout_client._version import __version__
 from scout_client.client import ScoutClient
@@ -550,6 +550,80 @@ def cmd_sources(client: ScoutClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _money(value: Any) -> str:
+    amount = f"{value.amount:,.2f}".removesuffix(".00")
+    return f"{value.currency} {amount}" if value.currency else f"{amount} {value.unit}".strip()
+
+
+def _cite(ids: Iterable[str]) -> str:
+    return "".join(f"[{i}]" for i in ids)
+
+
+def _findings_lines(f: Any) -> list[str]:
+    """One kind's findings as short lines for people."""
+    body = f.WhichOneof("body")
+    lines: list[str] = []
+    if body == "market":
+        m = f.market
+        for layer in ("tam", "sam", "som"):
+            if m.HasField(layer):
+                size = getattr(m, layer)
+                year = f" ({size.year})" if size.year else ""
+                lines.append(f"{layer.upper()} {_money(size)}{year} {_cite(size.source_ids)}")
+        lines += [f"growth {g.rate_percent:g} % {g.period} {_cite(g.source_ids)}"
+                  for g in m.growth_rates]
+        lines += [f"segment {s.name} {_cite(s.source_ids)}" for s in m.segments]
+    elif body == "competition":
+        for c in f.competition.competitors:
+            kind = _enum_suffix(findings_pb2.CompetitorKind, c.kind, "COMPETITOR_KIND_").lower()
+            prices = ", ".join(f"{_money(p)} {p.unit or ''}".strip() for p in c.price_points)
+            lines.append(f"{c.name} ({kind}){': ' + prices if prices else ''} "
+                         f"{_cite(c.source_ids)}")
+    elif body == "price":
+        for p in f.price.price_points:
+            period = _enum_suffix(findings_pb2.BillingPeriod, p.billing_period,
+                                  "BILLING_PERIOD_").lower()
+            lines.append(f"{p.tier}: {_money(p)} per {period} {_cite(p.source_ids)}")
+        ue = f.price.unit_economics
+        for name in ("unit_cost", "cac", "ltv"):
+            if ue.HasField(name):
+                value = getattr(ue, name)
+                lines.append(f"{name} {_money(value)} {_cite(value.source_ids)}")
+        if ue.HasField("gross_margin"):
+            lines.append(f"gross margin {ue.gross_margin.percent:g} % "
+                         f"{_cite(ue.gross_margin.source_ids)}")
+        if ue.HasField("payback"):
+            lines.append(f"payback {ue.payback.months:g} months {_cite(ue.payback.source_ids)}")
+    elif body == "legal":
+        for o in f.legal.obligations:
+            severity = _enum_suffix(findings_pb2.Severity, o.severity, "SEVERITY_").lower()
+            lines.append(f"{o.regulation} ({o.jurisdiction}, {severity}) {_cite(o.source_ids)}")
+    elif body == "final":
+        final = f.final
+        verdict = _enum_suffix(findings_pb2.Verdict, final.verdict, "VERDICT_")
+        lines.append(f"verdict {verdict} (confidence {final.confidence:.2f})")
+        lines += [f"condition: {c}" for c in final.conditions]
+        lines += [f"risk: {r.risk} {_cite(r.source_ids)}" for r in final.risks]
+        lines += [f"answer: {a.question} → {a.answer} {_cite(a.source_ids)}"
+                  for a in final.answers]
+    lines += [f"warning: {w.field}: {w.message}" for w in f.warnings]
+    return lines
+
+
+def cmd_findings(client: ScoutClient, args: argparse.Namespace) -> int:
+    found = client.get_findings(args.session, args.kind)
+    if args.json:
+        print_json({"findings": [to_dict(f) for f in found]})
+        return EXIT_OK
+    if not found:
+        print("no findings yet (a research run stores them as its agents finish)")
+    for f in found:
+        print(f"{_kind(f.kind)} (run {f.run_id})")
+        for line in _findings_lines(f):
+            print(f"  {line}")
+    return EXIT_OK
+
+
 def cmd_report_put(client: ScoutClient, args: argparse.Namespace) -> int:
     content = _read_text(args.file)
     report = client.put_report(args.session, args.kind, content, request_id=args.request_id)
@@ -797,6 +871,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(commands, "sources", cmd_sources, "list what the agents of a run read")
     sub.add_argument("session")
     sub.add_argument("--run", help="the run (default: the session's latest)")
+
+    sub = command(commands, "findings", cmd_findings,
+                  "show the typed findings (verdict, market sizes, prices, obligations)")
+    sub.add_argument("session")
+    sub.add_argument("--kind", type=parse_report_kind, help=kinds)
 
     sub = command(commands, "export", cmd_export, "export all reports as one document")
     sub.add_argument("session")
