@@ -30,8 +30,10 @@ RUN pip install --no-cache-dir --no-index --find-links=/wheels scout-service==0.
  && rm -rf /wheels
 WORKDIR /app
 USER 10001
+# matplotlib (export charts) keeps its font cache here: /app is not writable.
 ENV SCOUT_LISTEN_ADDRESS=0.0.0.0:50051 \
     SCOUT_METRICS_ADDRESS=0.0.0.0:9464 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     PYTHONUNBUFFERED=1
 EXPOSE 50051 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from typing import Literal
 
+from scout_service.exports.charts import Chart, dossier_charts
 from scout_service.exports.markup import report_to_html
 from scout_service.exports.model import DOSSIER_TITLE, ExportReport, as_utc, format_timestamp
 from scout_service.exports.stylesheet import STYLESHEET
@@ -35,6 +37,8 @@ def build_html(
     if lead is not None and lead.name != "final_report":
         lead = None
     rest = [report for report in reports if report is not lead]
+    bodies = {report.name: _body(report) for report in reports}
+    charts = dossier_charts(reports)
 
     parts = [
         "<!DOCTYPE html>",
@@ -57,34 +61,79 @@ def build_html(
         "<main>",
     ]
     if lead is not None:
-        parts.append(_section(lead, css_class="report lead"))
-        parts.append(_toc(reports, css_class="toc after-lead"))
+        parts.append(_section(lead, bodies[lead.name], css_class="report lead"))
+        parts.append(_toc(reports, css_class="toc after-lead", charts_after=lead.name
+                          if charts else None))
     else:
-        parts.append(_toc(reports, css_class="toc"))
-    parts.extend(_section(report, css_class="report") for report in rest)
+        parts.append(_toc(reports, css_class="toc", charts_after="" if charts else None))
+    if charts:
+        parts.append(_charts(charts, reports, "\n".join(bodies.values())))
+    parts.extend(_section(report, bodies[report.name], css_class="report") for report in rest)
     parts += ["</main>", "</body>", "</html>", ""]
     return "\n".join(parts)
 
 
-def _toc(reports: Sequence[ExportReport], *, css_class: str) -> str:
-    items = "\n".join(
-        f'<li><a href="#{report.name}">{escape(report.title)}</a></li>' for report in reports
-    )
+def _toc(reports: Sequence[ExportReport], *, css_class: str, charts_after: str | None) -> str:
+    """The contents; ``charts_after`` names the entry the Charts follow ("" for first)."""
+    entries = [f'<li><a href="#{report.name}">{escape(report.title)}</a></li>'
+               for report in reports]
+    if charts_after is not None:
+        at = next((i + 1 for i, r in enumerate(reports) if r.name == charts_after), 0)
+        entries.insert(at, '<li><a href="#charts">Charts</a></li>')
+    items = "\n".join(entries)
     return (
         f'<nav class="{css_class}" aria-labelledby="contents-heading">\n'
         f'<h2 id="contents-heading">Contents</h2>\n<ol>\n{items}\n</ol>\n</nav>'
     )
 
 
-def _section(report: ExportReport, *, css_class: str) -> str:
+def _body(report: ExportReport) -> str:
+    return link_citations(report_to_html(report.markdown), report.name)
+
+
+def _section(report: ExportReport, body: str, *, css_class: str) -> str:
     # report.name is one of five fixed identifiers (checked by ExportReport),
     # so it is safe as an id without escaping.
     return (
         f'<section id="{report.name}" class="{css_class}">\n'
         f"<h2>{escape(report.title)}</h2>\n"
         f'<p class="updated">Updated {format_timestamp(report.updated_at)}</p>\n'
-        f"{link_citations(report_to_html(report.markdown), report.name)}"
+        f"{body}"
         "</section>"
+    )
+
+
+def _charts(charts: Sequence[Chart], reports: Sequence[ExportReport], bodies: str) -> str:
+    """The figures, each an SVG image with its text alternative and a captioned source list.
+
+    The SVG goes in as a ``data:`` image (the CSP's only image source): an
+    image cannot run anything, and its styles and ids stay out of the page.
+    A cited id links to a report's Sources entry when that entry exists and
+    is the same source (same run) as the one the findings cite.
+    """
+    anchors = set(re.findall(r'<li id="(\w+-S\d+)">', bodies))
+    runs = {(r.name, s.source_id): s.run_id for r in reports for s in r.sources}
+    figures = []
+    for chart in charts:
+        cited = []
+        for s in chart.sources:
+            marker = f"[{s.source_id}]"
+            anchor = next((f"{name}-{s.source_id}" for name in s.reports
+                           if f"{name}-{s.source_id}" in anchors
+                           and runs.get((name, s.source_id)) == s.run_id), None)
+            if anchor is not None:
+                marker = f'<a class="cite" href="#{anchor}">{marker}</a>'
+            cited.append(f"{marker} {escape(s.label)}".rstrip())
+        sources = f" Sources: {'; '.join(cited)}." if cited else ""
+        image = base64.b64encode(chart.svg.encode("utf-8")).decode("ascii")
+        figures.append(
+            f'<figure class="chart" id="chart-{chart.key}">\n'
+            f'<img src="data:image/svg+xml;base64,{image}" alt="{escape(chart.alt)}">\n'
+            f"<figcaption>{escape(chart.summary)}{sources}</figcaption>\n</figure>"
+        )
+    return (
+        '<section id="charts" class="charts" aria-labelledby="charts-heading">\n'
+        '<h2 id="charts-heading">Charts</h2>\n' + "\n".join(figures) + "\n</section>"
     )
 
 

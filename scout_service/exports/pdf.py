@@ -36,11 +36,13 @@ def load_weasyprint() -> ModuleType:
 def html_to_pdf(html: str) -> bytes:
     """Render a self-contained HTML document to PDF bytes.
 
-    The fetcher allows no URL scheme at all, so nothing in the document can
-    make the server read a local file or call a network address.
+    The fetcher allows ``data:`` URLs only (the charts' SVG images, decoded
+    in memory), so nothing in the document can make the server read a local
+    file or call a network address.
     """
     weasyprint = load_weasyprint()
-    fetcher = weasyprint.URLFetcher(allowed_protocols=frozenset(), allow_redirects=False)
+    fetcher = weasyprint.URLFetcher(allowed_protocols=frozenset({"data"}),
+                                    allow_redirects=False)
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher)
     with _RENDER_LOCK:
         pdf = document.write_pdf()

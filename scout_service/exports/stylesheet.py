@@ -42,6 +42,10 @@ pre { background: #f4f6f9; padding: 0.7rem 0.9rem; white-space: pre-wrap;
 blockquote { margin: 1rem 0; padding: 0.2rem 1rem; border-left: 4px solid #d5deea;
   color: #3c4a5c; }
 .image-omitted { color: #5b6b80; font-style: italic; }
+section.charts { margin: 2.5rem 0; }
+figure.chart { margin: 1rem 0 2rem; }
+figure.chart img { display: block; width: 100%; max-width: 100%; height: auto; }
+figure.chart figcaption { font-size: 0.85rem; color: #3c4a5c; margin-top: 0.4rem; }
 
 @media screen {
   .table-wrap, pre { overflow-x: auto; }
@@ -61,6 +65,9 @@ blockquote { margin: 1rem 0; padding: 0.2rem 1rem; border-left: 4px solid #d5dee
   a { color: inherit; text-decoration: none; }
   section.report { margin: 0; break-before: page; }
   section.report.lead { break-before: auto; }
+  section.charts { margin: 0; break-before: page; }
+  figure.chart { break-inside: avoid; margin: 0.6rem 0 1.4rem; }
+  figure.chart img { max-height: 230mm; object-fit: contain; }
   nav.toc.after-lead { break-before: page; }
   nav.toc a::after { content: leader(".") target-counter(attr(href), page); }
   table, pre, blockquote, tr, li { break-inside: avoid; }
