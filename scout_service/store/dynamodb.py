@@ -11,7 +11,9 @@ the base class, ``_access.TableAccess``. The rules this module keeps:
   nothing lands in a dead session and children expire with their session.
 - Blobs of any size: chunks first, the metadata item last (a reader never
   sees a partial blob), a fresh ``blob_id`` per version (versions never mix),
-  the replaced version's chunks deleted afterwards.
+  the replaced version's chunks deleted afterwards — except a report's: each
+  report version has its own REPORTV# item beside the latest (REPORT#), and
+  its chunks go only when the version bound prunes it.
 """
 
 from __future__ import annotations
