@@ -952,6 +952,11 @@ class DynamoStore(TableAccess, Store):
         inline = len(raw) <= self._inline_max
         blob_id = uuid.uuid4().hex
         written: list[Item] = []
+        # A report stored before versions existed (REPORT# without a version)
+        # is kept as version 1: its whole item is copied to REPORTV# in the commit.
+        legacy = (await self._get(session_id, sk)
+                  if old is not None and "version" not in old else None)
+        kept_legacy = [False]
 
         def versioned(replacing: Item | None) -> Report:
             # The next version of the one replaced (re-read after a lost race).
@@ -984,6 +989,14 @@ class DynamoStore(TableAccess, Store):
                 "TableName": self.table_name,
                 "Item": body(keys.report_version_sk(kind.value, number), item_ttl, replacing),
             }}]
+            kept_legacy[0] = (legacy is not None and replacing is not None
+                              and "version" not in replacing
+                              and replacing.get("version_id") == legacy.get("version_id"))
+            if kept_legacy[0]:
+                assert legacy is not None
+                items.append({"Put": {"TableName": self.table_name, "Item": {
+                    **legacy, **self._key(session_id, keys.report_version_sk(kind.value, 1)),
+                    "version": codec.n(1), "ttl": codec.n(item_ttl)}}})
             if idem is not None:
                 items.append({
                     "Put": {
@@ -1000,8 +1013,8 @@ class DynamoStore(TableAccess, Store):
             return items
 
         async def after_commit(replaced: Item | None) -> None:
-            if replaced is not None and "version" not in replaced:
-                # Stored before versions existed: no REPORTV# item shares its chunks.
+            if replaced is not None and "version" not in replaced and not kept_legacy[0]:
+                # Stored before versions existed and not kept: nothing else uses its chunks.
                 await self._drop_old_version(session_id, replaced, kind.value)
             await self._prune_versions(session_id, kind, versioned(replaced).version)
 
@@ -1020,7 +1033,7 @@ class DynamoStore(TableAccess, Store):
             old, _ = await asyncio.shield(commit)
         except TransactionCancelled as cancelled:  # definitive: the commit did not happen
             await self._delete_quietly(written, "chunks of a report", session_id=session_id)
-            if idem is not None and cancelled.failed(3):
+            if idem is not None and cancelled.failed(3 + kept_legacy[0]):
                 # A concurrent retry with the same request id won: its result.
                 record = await self._get(session_id, idem)
                 if record is not None:

@@ -227,6 +227,29 @@ async def test_a_report_stored_before_versions_reads_as_version_1(
                                     author="bob")
     assert saved.version == 2
     assert (await dstore.get_report(sid, ReportKind.MARKET)).content == "new"
+    # The report it replaced is kept as version 1, not lost.
+    assert (await dstore.get_report(sid, ReportKind.MARKET, 1)).content == "old"
+    listed = await dstore.list_report_versions(sid, ReportKind.MARKET, page_size=10)
+    assert [r.version for r in listed.items] == [2, 1]
+
+
+async def test_a_chunked_report_stored_before_versions_is_kept_with_its_chunks(
+    dstore: DynamoStore, dynamo_client: Any, dynamo_table: str
+) -> None:
+    sid = (await dstore.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    old = "# old\n" + "o" * 700_000
+    await dstore.put_report(sid, ReportKind.MARKET, old, source=ReportSource.AGENT, author="m")
+    dynamo_client.delete_item(TableName=dynamo_table, Key={
+        "session_id": {"S": sid}, "sk": {"S": "REPORTV#market_report#000001"}})
+    dynamo_client.update_item(
+        TableName=dynamo_table, Key={"session_id": {"S": sid}, "sk": {"S": "REPORT#market_report"}},
+        UpdateExpression="REMOVE version")
+    await dstore.put_report(sid, ReportKind.MARKET, "new", source=ReportSource.CALLER,
+                            author="bob", request_id="edit-1")
+    assert (await dstore.get_report(sid, ReportKind.MARKET, 1)).content == old
+    again = await dstore.put_report(sid, ReportKind.MARKET, "other", source=ReportSource.CALLER,
+                                    author="bob", request_id="edit-1")
+    assert again.version == 2
 
 
 async def test_session_ttl_in_the_past_reads_as_gone_while_items_remain(
