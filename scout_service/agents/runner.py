@@ -26,7 +26,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -76,7 +76,7 @@ from scout_service.errors import (
     ScoutError,
     Unavailable,
 )
-from scout_service.research import citations, findings
+from scout_service.research import citations, findings, questions
 from scout_service.research.corpus import Corpus, build_corpus
 from scout_service.research.index import CorpusCache
 from scout_service.research.sources import SourceRegistry
@@ -425,6 +425,27 @@ class ResearchRunner:
             "session_id": sid, "run_id": stored.run_id, "state": stored.state.value,
             "files": len(names)})
         return stored
+
+    def ask(self, session: Session, question: str, request_id: str | None
+            ) -> AsyncIterator[questions.AnswerEvent]:
+        """Answer a follow-up question about the session's dossier (``research/questions``)."""
+        if self._closing:
+            raise Unavailable("this replica is shutting down; retry on another",
+                              reason="REPLICA_SHUTTING_DOWN")
+
+        async def corpus_of(session_id: str) -> Corpus:
+            names = await self._resolve_files(session_id, [])
+            return await self._read_documents(session_id, names)
+
+        desk = questions.Desk(
+            store=self._store, corpus_of=corpus_of,
+            model=lambda: self._model_factory(ReportKind.FINAL), author=self._provider_name,
+            clock=self._clock, timeout_s=self._settings.agent_timeout_s,
+            max_searches=self._settings.max_searches_per_agent,
+            max_refusals=self._settings.max_save_refusals,
+            max_turns=self._settings.max_agent_turns, web=self._web,
+        )
+        return questions.ask(desk, session, question, request_id)
 
     async def cancel(self, session_id: str, run_id: str) -> Run:
         """Cancel a run; saved reports stay. ``FailedPrecondition`` if it already ended.
