@@ -14,20 +14,18 @@ import signal
 import sys
 from collections.abc import Callable
 
+from scout_service import logs
 from scout_service.config import ConfigError, Settings, describe_options, load_settings
 
 log = logging.getLogger("scout_service")
 
 
 def _configure_logging(settings: Settings) -> None:
-    # The format names no thread or process: do not look them up for every record.
+    # No format names a thread or process: do not look them up for every record.
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     # botocore logs request bodies at DEBUG; never let contents reach the log.
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("strands").setLevel(logging.WARNING)

@@ -191,6 +191,9 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds in-flight calls get to finish on SIGTERM.", "server"),
     Option(("SCOUT_LOG_LEVEL",), "log_level", "INFO",
            _choice("debug", "info", "warning", "error"), "Log level.", "server"),
+    Option(("SCOUT_LOG_FORMAT",), "log_format", "auto", _choice("auto", "json", "text"),
+           "Log lines as JSON objects or text; auto: JSON in containers and whenever stdout "
+           "is not a terminal, text on a terminal.", "server"),
     Option(("SCOUT_EVENT_LOOP",), "event_loop", "auto", _choice("auto", "uvloop", "asyncio"),
            "Event loop: uvloop (libuv; fewer CPU cycles per call), asyncio, or auto (uvloop "
            "when installed).", "server"),
@@ -341,6 +344,7 @@ class Settings:
     replica_id: str | None = None
     shutdown_grace_s: float = 10
     log_level: str = "info"
+    log_format: str = "auto"
     event_loop: str = "auto"
     max_concurrent_rpcs: int = 4000
     auth_tokens: str = ""
