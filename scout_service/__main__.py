@@ -126,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _configure_logging(settings)
     from scout_service.errors import ScoutError
+    from scout_service.store.embedded import INSTALL_HINT, embedded_available
+
+    if args.command == "serve" and settings.embedded and not embedded_available():
+        print(f"scout-service: {INSTALL_HINT}", file=sys.stderr)
+        return 2
 
     try:
         with asyncio.Runner(loop_factory=new_loop) as runner:

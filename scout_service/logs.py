@@ -97,7 +97,6 @@ def json_formatter() -> logging.Formatter:
         style="{",
         rename_fields={"levelname": "level", "name": "logger"},
         timestamp="time",
-        json_default=str,
     )
 
 
