@@ -173,8 +173,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_STORE_MAX_WORKERS",), "store_max_workers", "16", _int(1, 256),
            "Threads running boto3 calls (the event loop never blocks on DynamoDB).", "store"),
     Option(("SCOUT_DYNAMODB_LEAN_READS",), "dynamodb_lean_reads", "true", _bool,
-           "Send reads (GetItem, Query, BatchGetItem) as signed requests on boto3's "
-           "connections, skipping botocore's per-call pipeline (~0.5 ms CPU each); "
+           "Send reads (GetItem, Query, BatchGetItem) as signed requests of Scout's own, "
+           "skipping botocore's per-call pipeline (~0.5 ms CPU each); "
            "anything but a clean answer is retried through boto3.", "store"),
     Option(("SESSION_TTL_HOURS",), "session_ttl_hours", "24", _float(0.01, 24 * 365),
            "Default session lifetime; every item of a session expires with it.", "store"),
