@@ -197,6 +197,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_EVENT_LOOP",), "event_loop", "auto", _choice("auto", "uvloop", "asyncio"),
            "Event loop: uvloop (libuv; fewer CPU cycles per call), asyncio, or auto (uvloop "
            "when installed).", "server"),
+    Option(("SCOUT_MAX_CONNECTION_AGE_S",), "max_connection_age_s", "0", _float(0, 86_400 * 30),
+           "Age after which a client connection is asked to reconnect (GOAWAY), so clients "
+           "behind a load balancer spread over new replicas; 0: never.", "server"),
+    Option(("SCOUT_MAX_CONNECTION_AGE_GRACE_S",), "max_connection_age_grace_s", "0",
+           _float(0, 86_400), "Time calls still running on such a connection get before "
+           "they are cancelled; 0: as long as they need.", "server"),
     Option(("SCOUT_MAX_CONCURRENT_RPCS",), "max_concurrent_rpcs", "4000", _int(1, 1_000_000),
            "Calls served at once before new ones are refused with RESOURCE_EXHAUSTED.", "server"),
     # -- auth
@@ -347,6 +353,8 @@ class Settings:
     log_format: str = "auto"
     event_loop: str = "auto"
     max_concurrent_rpcs: int = 4000
+    max_connection_age_s: float = 0
+    max_connection_age_grace_s: float = 0
     auth_tokens: str = ""
     auth_tokens_file: str | None = None
     admin_principals: frozenset[str] = frozenset()

@@ -134,3 +134,15 @@ def test_event_loop_without_uvloop(
     monkeypatch.setenv("SCOUT_EVENT_LOOP", "uvloop")
     assert main(["serve"]) == 2
     assert "uvloop is not installed" in capsys.readouterr().err
+
+
+def test_connection_age_becomes_server_options() -> None:
+    from scout_service.server import SERVER_OPTIONS, server_options
+
+    assert server_options(load_settings({})) == SERVER_OPTIONS
+    options = dict(server_options(load_settings({"SCOUT_MAX_CONNECTION_AGE_S": "300",
+                                                 "SCOUT_MAX_CONNECTION_AGE_GRACE_S": "30"})))
+    assert options["grpc.max_connection_age_ms"] == 300_000
+    assert options["grpc.max_connection_age_grace_ms"] == 30_000
+    no_grace = dict(server_options(load_settings({"SCOUT_MAX_CONNECTION_AGE_S": "60"})))
+    assert "grpc.max_connection_age_grace_ms" not in no_grace
