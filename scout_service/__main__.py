@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scout-service: configuration error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings)
+    from scout_service import tracing
     from scout_service.errors import ScoutError
     from scout_service.store.embedded import INSTALL_HINT, embedded_available
 
@@ -133,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     try:
+        traced = args.command == "serve" and tracing.configure(
+            settings.otel_enabled, record_content=settings.otel_record_content)
+    except ConfigError as exc:
+        print(f"scout-service: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
         with asyncio.Runner(loop_factory=new_loop) as runner:
             if args.command == "serve":
                 return runner.run(_serve(settings))
@@ -140,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScoutError as exc:
         print(f"scout-service: {exc.message}", file=sys.stderr)
         return 1
+    finally:
+        if traced:
+            tracing.shutdown()  # the last spans are exported before the process ends
 
 
 if __name__ == "__main__":

@@ -194,6 +194,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_LOG_FORMAT",), "log_format", "auto", _choice("auto", "json", "text"),
            "Log lines as JSON objects or text; auto: JSON in containers and whenever stdout "
            "is not a terminal, text on a terminal.", "server"),
+    Option(("SCOUT_OTEL_ENABLED",), "otel_enabled", "false", _bool,
+           "Record OpenTelemetry traces (needs the otel extra): RPCs, DynamoDB requests, runs, "
+           "agents and model calls; exporter and endpoint from the standard OTEL_* "
+           "variables.", "server"),
+    Option(("SCOUT_OTEL_RECORD_CONTENT",), "otel_record_content", "false", _bool,
+           "Let spans carry prompts, tool results and model output (strands' content "
+           "attributes); off, they are redacted.", "server"),
     Option(("SCOUT_EVENT_LOOP",), "event_loop", "auto", _choice("auto", "uvloop", "asyncio"),
            "Event loop: uvloop (libuv; fewer CPU cycles per call), asyncio, or auto (uvloop "
            "when installed).", "server"),
@@ -351,6 +358,8 @@ class Settings:
     shutdown_grace_s: float = 10
     log_level: str = "info"
     log_format: str = "auto"
+    otel_enabled: bool = False
+    otel_record_content: bool = False
     event_loop: str = "auto"
     max_concurrent_rpcs: int = 4000
     max_connection_age_s: float = 0

@@ -49,6 +49,8 @@ from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
 from botocore.httpsession import URLLib3Session  # type: ignore[import-untyped]
 from botocore.utils import get_environ_proxies  # type: ignore[import-untyped]
 
+from scout_service import tracing
+
 logger = logging.getLogger(__name__)
 
 API_VERSION = "DynamoDB_20120810"
@@ -297,13 +299,32 @@ class LeanReads:
 
     def read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """The answer to one read, or None: the caller asks botocore instead."""
-        answer = self._read(operation, request)
+        if tracing.tracer is None:
+            answer = self._read(operation, request)
+        else:  # botocore's instrumentation never sees this request: a span of its own
+            answer = self._traced_read(operation, request)
         with self._lock:
             if answer is None:
                 self.declined += 1
             else:
                 self.answered += 1
         return answer
+
+    def _traced_read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        from opentelemetry.trace import SpanKind
+
+        tables = ([request["TableName"]] if "TableName" in request
+                  else sorted(request.get("RequestItems", {})))
+        with tracing.tracer.start_as_current_span(f"DynamoDB.{operation}", kind=SpanKind.CLIENT,
+                                                  attributes={
+            "rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": operation,
+            "db.system": "dynamodb", "aws.dynamodb.table_names": tables,
+            "server.address": self._signer.host, "scout.lean_read": True,
+        }) as span:
+            answer = self._read(operation, request)
+            span.set_attribute("scout.lean_read.outcome",
+                               "answered" if answer is not None else "declined")
+            return answer
 
     def _read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         if (

@@ -95,3 +95,15 @@ def test_the_embedded_server_names_the_extra_when_moto_is_missing(
         EmbeddedDynamo().start()
     monkeypatch.undo()
     assert embedded.embedded_available()  # this checkout's venv has the extra
+
+
+def test_tracing_without_the_otel_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from scout_service import tracing
+    from scout_service.config import ConfigError
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)  # not installed
+    with pytest.raises(ConfigError, match=r"pip install 'scout-service\[otel\]'"):
+        tracing.configure(True)
+    assert tracing.configure(False) is False and tracing.tracer is None
