@@ -272,11 +272,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(("BEDROCK_MODEL_ID",), "bedrock_model_id",
            "eu.anthropic.claude-sonnet-4-20250514-v1:0", _str,
            "Bedrock model or inference-profile id (provider bedrock).", "research"),
-    Option(("ANTHROPIC_API_KEY",), "anthropic_api_key", "", _opt_str,
+    Option(("ANTHROPIC_API_KEY",), "anthropic_api_key", "", _opt_secret,
            "API key (provider anthropic).", "research"),
     Option(("SCOUT_ANTHROPIC_MODEL_ID",), "anthropic_model_id", "claude-sonnet-4-20250514",
            _str, "Model id (provider anthropic).", "research"),
-    Option(("OPENAI_API_KEY",), "openai_api_key", "", _opt_str,
+    Option(("OPENAI_API_KEY",), "openai_api_key", "", _opt_secret,
            "API key (provider openai).", "research"),
     Option(("OPENAI_BASE_URL",), "openai_base_url", "", _opt_str,
            "Base URL of an OpenAI-compatible endpoint (provider openai).", "research"),
@@ -387,9 +387,9 @@ class Settings:
     rate_limit_burst: int = 4000
     model_provider: str = "offline"
     bedrock_model_id: str = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
-    anthropic_api_key: str | None = None
+    anthropic_api_key: Secret | None = None
     anthropic_model_id: str = "claude-sonnet-4-20250514"
-    openai_api_key: str | None = None
+    openai_api_key: Secret | None = None
     openai_base_url: str | None = None
     openai_model_id: str = "gpt-4o"
     ollama_host: str = "http://127.0.0.1:11434"

@@ -146,3 +146,15 @@ def test_connection_age_becomes_server_options() -> None:
     assert options["grpc.max_connection_age_grace_ms"] == 30_000
     no_grace = dict(server_options(load_settings({"SCOUT_MAX_CONNECTION_AGE_S": "60"})))
     assert "grpc.max_connection_age_grace_ms" not in no_grace
+
+
+def test_api_keys_never_show_in_a_repr() -> None:
+    from scout_service.wiring import provider_settings
+
+    settings = load_settings({"SCOUT_MODEL_PROVIDER": "anthropic",
+                              "ANTHROPIC_API_KEY": "sk-ant-SECRET", "OPENAI_API_KEY": "sk-SECRET",
+                              "SCOUT_TAVILY_API_KEY": "tvly-SECRET"})
+    assert "SECRET" not in repr(settings)
+    provider = provider_settings(settings)
+    assert provider.anthropic_api_key == "sk-ant-SECRET"  # revealed only where it is sent
+    assert "SECRET" not in repr(provider)
