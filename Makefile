@@ -13,7 +13,7 @@ PROTOS := $(wildcard protos/scout/v1/*.proto)
 LOCK := requirements/dev.txt
 
 
-.PHONY: system-deps help setup lock check-lock protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench eval docker clean
+.PHONY: system-deps help setup lock check-lock readme-config protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench eval docker clean
 
 help:
 	@echo "make demo    - set everything up and run a full research session (embedded DynamoDB, offline model)"
@@ -37,6 +37,10 @@ $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml $(LOCK)
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 --no-emit-package scout-client \
 	--no-emit-package scout-service --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+# README.md's configuration table, regenerated from scout_service/config.py's OPTIONS.
+readme-config: $(VENV)/.installed
+	$(PY) scripts/readme_config.py
 
 lock: $(VENV)/.installed
 	$(UV_COMPILE) requirements/dev.in -o requirements/dev.txt

@@ -555,3 +555,25 @@ def describe_options() -> str:
         default = f" (default: {opt.default})" if opt.default else ""
         lines.append(f"  {names}{default}\n      {opt.help}")
     return "\n".join(lines)
+
+
+def options_markdown() -> str:
+    """The README's configuration table, generated from ``OPTIONS`` (``make readme-config``)."""
+    known = {name for opt in OPTIONS for name in opt.env}
+
+    lines = ["| Variable | Default | What it is for |", "| --- | --- | --- |"]
+    for opt in OPTIONS:
+        names = " / ".join(f"`{n}`" for n in opt.env)
+        default = f"`{opt.default}`" if opt.default else "—"
+        help_text = " ".join(_code_inside(word, known) for word in opt.help.split(" "))
+        lines.append(f"| {names} | {default} | {help_text} |")
+    return "\n".join(lines) + "\n"
+
+
+def _code_inside(word: str, known: set[str]) -> str:
+    """``word`` with a variable name inside punctuation in backticks ("(default: `X`,")."""
+    core = word.strip(".,;:()")
+    if core not in known:
+        return word
+    start = word.index(core)
+    return f"{word[:start]}`{core}`{word[start + len(core):]}"

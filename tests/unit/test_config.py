@@ -98,9 +98,13 @@ def test_bad_value_stops_start_up(
 def test_readme_documents_every_variable() -> None:
     from pathlib import Path
 
+    from scout_service.config import options_markdown
+
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     missing = [o.env[0] for o in OPTIONS if f"`{o.env[0]}`" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+    assert options_markdown() in readme, (
+        "README's configuration table differs from config.OPTIONS: run 'make readme-config'")
 
 
 def test_event_loop_choice() -> None:
