@@ -10,8 +10,10 @@ sampler and the resource come from the standard ``OTEL_*`` variables
 (``OTEL_TRACES_EXPORTER=otlp|console|none``, ``OTEL_EXPORTER_OTLP_ENDPOINT``,
 ``OTEL_SERVICE_NAME``, ``OTEL_TRACES_SAMPLER`` …).
 
-Prompts, document text and model output stay out of spans: strands' content
-attributes are redacted unless ``SCOUT_OTEL_RECORD_CONTENT=true``.
+Prompts, document text and model output stay out of spans unless
+``SCOUT_OTEL_RECORD_CONTENT=true``: strands is asked to redact them, and the
+exporter Scout installs redacts every content attribute again on the way out
+(strands reads its switch once, when its first agent is made).
 
 Off (the default), nothing here is imported beyond this module and every
 hook is one ``None`` check.
@@ -32,6 +34,15 @@ T = TypeVar("T")
 INSTALL_HINT = "SCOUT_OTEL_ENABLED=true needs the otel extra: pip install 'scout-service[otel]'"
 # strands' switch: with this token and no names after it, every sensitive attribute is redacted.
 REDACT_TOKEN = "gen_ai_unredacted_attributes="
+
+REDACTED = "[redacted]"
+# Span and event attributes that carry prompts, documents, tool input/output or model output.
+CONTENT_ATTRIBUTES = frozenset({
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "gen_ai.prompt",
+    "gen_ai.completion", "gen_ai.agent.prompt", "message", "content", "tool.result",
+    "memory.query", "memory.content",
+})
 
 # The tracer Scout's own spans come from, set while tracing is on.
 tracer: Any = None
@@ -64,12 +75,12 @@ def configure(enabled: bool, *, record_content: bool = False, exporter: Any = No
                 p for p in (opt_in, REDACT_TOKEN) if p)
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "scout-service"}
     provider = TracerProvider(resource=Resource.create(attributes))
-    if exporter is not None:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-    else:
-        chosen = _exporter()
-        if chosen is not None:
-            provider.add_span_processor(BatchSpanProcessor(chosen))
+    chosen = exporter if exporter is not None else _exporter()
+    if chosen is not None:
+        if not record_content:
+            chosen = redacting(chosen)
+        processor = SimpleSpanProcessor if exporter is not None else BatchSpanProcessor
+        provider.add_span_processor(processor(chosen))
     trace.set_tracer_provider(provider)
     instrumentors = (
         GrpcAioInstrumentorServer(),  # type: ignore[no-untyped-call]
@@ -98,6 +109,41 @@ def shutdown() -> None:
         _instrumentors.pop().uninstrument()
     tracer = None
     logs.set_trace_id_source(None)
+
+
+def _redacted(attributes: Any) -> dict[str, Any]:
+    return {k: REDACTED if k in CONTENT_ATTRIBUTES else v for k, v in (attributes or {}).items()}
+
+
+def redacting(inner: Any) -> Any:
+    """``inner`` (a SpanExporter) receiving spans with every content attribute redacted."""
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    def clean(span: ReadableSpan) -> ReadableSpan:
+        if not (CONTENT_ATTRIBUTES.intersection(span.attributes or {}) or any(
+                CONTENT_ATTRIBUTES.intersection(e.attributes or {}) for e in span.events)):
+            return span
+        return ReadableSpan(
+            name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+            attributes=_redacted(span.attributes),
+            events=[Event(e.name, _redacted(e.attributes), e.timestamp) for e in span.events],
+            links=span.links, kind=span.kind, status=span.status,
+            start_time=span.start_time, end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    class Redacting(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return inner.export([clean(span) for span in spans])  # type: ignore[no-any-return]
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return bool(inner.force_flush(timeout_millis))
+
+    return Redacting()
 
 
 def _exporter() -> Any:

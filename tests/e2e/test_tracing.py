@@ -31,7 +31,13 @@ MARKER = "Zebra-7731 quinoa cooperative"
 
 
 @pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
+def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    from strands.telemetry.tracer import get_tracer
+
+    # strands' tracer made before tracing is configured (as earlier tests do) has read its
+    # redaction switch already: Scout's exporter must redact content all the same.
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "")
+    get_tracer()
     spans = InMemorySpanExporter()
     assert tracing.configure(True, exporter=spans)
     yield spans
