@@ -33,7 +33,7 @@ run_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("log_run_id", d
 # Never written, whoever passes them: contents, prompts, credentials.
 NEVER_LOGGED = frozenset({
     "content", "contents", "text", "body", "prompt", "prompts", "messages", "document",
-    "token", "tokens_raw", "api_key", "authorization", "password", "secret", "credentials",
+    "token", "api_key", "authorization", "password", "secret", "credentials",
 })
 
 # What every LogRecord has: everything else on a record came from ``extra``.
