@@ -29,6 +29,7 @@ from scout.v1 import (
     session_pb2,
     session_pb2_grpc,
 )
+from scout_service import tracing
 from scout_service.api import reflection
 from scout_service.api.auth import Authenticator, RateLimiter
 from scout_service.api.boundary import Boundary, DecodeGuard
@@ -186,7 +187,8 @@ class ScoutApp:
 
     async def _store_ok(self) -> bool:
         try:
-            await self.deps.store.ping()
+            with tracing.untraced():  # a probe every few seconds is not worth a trace each
+                await self.deps.store.ping()
             return True
         except ScoutError as exc:
             log.warning("store unreachable: %s", exc.message)

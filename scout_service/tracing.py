@@ -82,8 +82,13 @@ def configure(enabled: bool, *, record_content: bool = False, exporter: Any = No
         processor = SimpleSpanProcessor if exporter is not None else BatchSpanProcessor
         provider.add_span_processor(processor(chosen))
     trace.set_tracer_provider(provider)
+    from opentelemetry.instrumentation.grpc import filters
+
+    # Load balancers' health checks and grpcurl's reflection calls are not worth a trace each.
+    traced_calls = filters.negate(filters.any_of(
+        filters.health_check(), filters.service_prefix("grpc.reflection.")))
     instrumentors = (
-        GrpcAioInstrumentorServer(),  # type: ignore[no-untyped-call]
+        GrpcAioInstrumentorServer(filter_=traced_calls),  # type: ignore[no-untyped-call]
         BotocoreInstrumentor(),  # type: ignore[no-untyped-call]
         ThreadingInstrumentor(),
     )
@@ -168,6 +173,27 @@ def current_trace_id() -> str:
 
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else ""
+
+
+@contextlib.contextmanager
+def untraced() -> Iterator[None]:
+    """Record nothing inside (the replica's own health probes of the store)."""
+    if tracer is None:
+        yield
+        return
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield
+
+
+def recording() -> bool:
+    """Whether spans are recorded here: tracing on and not inside ``untraced``."""
+    if tracer is None:
+        return False
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    return bool(is_instrumentation_enabled())
 
 
 @contextlib.contextmanager

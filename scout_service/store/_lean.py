@@ -299,7 +299,7 @@ class LeanReads:
 
     def read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """The answer to one read, or None: the caller asks botocore instead."""
-        if tracing.tracer is None:
+        if tracing.tracer is None or not tracing.recording():
             answer = self._read(operation, request)
         else:  # botocore's instrumentation never sees this request: a span of its own
             answer = self._traced_read(operation, request)

@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
@@ -72,9 +74,12 @@ async def test_a_research_run_is_one_trace(exporter: InMemorySpanExporter,
             async for _ in scout.stream_progress(sid, run_id=run.run_id):
                 pass
             assert (await scout.get_run(sid, run.run_id)).state == 3  # RUN_STATE_SUCCEEDED
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
     finally:
         await app.stop()
     spans = exporter.get_finished_spans()
+    assert not [s for s in spans if "grpc.health" in s.name]  # health checks are not traced
     (start,) = [s for s in spans if s.name == "/scout.v1.ResearchService/StartResearch"]
     in_trace = [s for s in spans if s.context.trace_id == start.context.trace_id]
     names = {s.name for s in in_trace}
