@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from strands import Agent
 from strands.types.exceptions import StructuredOutputException
 
+from scout_service import tracing
 from scout_service.agents import prompts
 from scout_service.agents.hooks import BudgetHooks, ProgressHooks
 from scout_service.agents.ids import uuid7
@@ -613,7 +614,9 @@ class ResearchRunner:
     def _launch(self, lr: _LocalRun) -> None:
         self._local[lr.key] = lr
         self._broker.mark_local(lr.run.session_id, lr.key)
-        lr.task = asyncio.create_task(self._execute(lr), name=f"scout-run-{lr.key}")
+        lr.task = asyncio.create_task(tracing.in_run(
+            self._execute(lr), "research run", session_id=lr.run.session_id, run_id=lr.key),
+            name=f"scout-run-{lr.key}")
 
     async def _execute(self, lr: _LocalRun) -> None:
         ids = {"session_id": lr.run.session_id, "run_id": lr.key}
@@ -819,9 +822,10 @@ class ResearchRunner:
     async def _agents_step(self, lr: _LocalRun, work: dict[ReportKind, str]) -> None:
         """Run agents concurrently; one failing never stops the others."""
         for kind, prompt in work.items():
-            lr.agent_tasks[kind] = asyncio.create_task(
-                self._run_agent(lr, kind, prompt), name=f"scout-{lr.key}-{kind.value}"
-            )
+            lr.agent_tasks[kind] = asyncio.create_task(tracing.in_run(
+                self._run_agent(lr, kind, prompt), f"agent {kind.value}",
+                session_id=lr.run.session_id, run_id=lr.key, **{"scout.agent": kind.value},
+            ), name=f"scout-{lr.key}-{kind.value}")
         results = await asyncio.gather(
             *(lr.agent_tasks[k] for k in work), return_exceptions=True
         )
