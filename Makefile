@@ -10,22 +10,51 @@ BUF := $(TOOLS)/node_modules/.bin/buf
 BUF_VERSION := 1.75.0
 GEN_DIR := clients/python/src
 PROTOS := $(wildcard protos/scout/v1/*.proto)
+LOCK := requirements/dev.txt
 
 
-.PHONY: system-deps help setup protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench eval docker clean
+.PHONY: system-deps help setup lock check-lock readme-config protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench eval docker clean
 
 help:
 	@echo "make demo    - set everything up and run a full research session (embedded DynamoDB, offline model)"
 	@echo "make test    - set everything up and run the whole suite"
 	@echo "make run     - start the server on the embedded default"
 	@echo "make protos  - regenerate the Python stubs from protos/"
+	@echo "make lock    - re-resolve requirements/*.txt (hashes) from pyproject.toml"
 	@echo "make bench   - run the benchmarks and print ratios against the floor"
 	@echo "make eval    - score the dossiers of the frozen set in eval/ (RECORD_FLOOR=1 re-records the floor)"
 
-$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+# The locked dependencies (hashes checked), then the two local packages on top of them:
+# editable installs cannot be hashed, so they come without dependencies of their own.
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -e './clients/python[cli]' -e '.[dev]'
+	$(PIP) install --quiet --require-hashes -r $(LOCK)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e ./clients/python -e .
 	touch $@
+
+# Re-resolve the lock files from requirements/*.in and pyproject.toml, keeping every pin
+# that still fits (UPGRADE=1 takes the newest versions instead).
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --no-emit-package scout-client \
+	--no-emit-package scout-service --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+# README.md's configuration table, regenerated from scout_service/config.py's OPTIONS.
+readme-config: $(VENV)/.installed
+	$(PY) scripts/readme_config.py
+
+lock: $(VENV)/.installed
+	$(UV_COMPILE) requirements/dev.in -o requirements/dev.txt
+	$(UV_COMPILE) requirements/runtime.in -c requirements/dev.txt -o requirements/runtime.txt
+	$(UV_COMPILE) requirements/build.in -c requirements/dev.txt -o requirements/build.txt
+
+# Fails when pyproject.toml or requirements/*.in changed without `make lock`.
+check-lock: $(VENV)/.installed
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cp requirements/*.txt $$tmp/ && \
+	$(UV_COMPILE) requirements/dev.in -o $$tmp/dev.txt && \
+	$(UV_COMPILE) requirements/runtime.in -c requirements/dev.txt -o $$tmp/runtime.txt && \
+	$(UV_COMPILE) requirements/build.in -c requirements/dev.txt -o $$tmp/build.txt && \
+	for f in dev runtime build; do diff -q requirements/$$f.txt $$tmp/$$f.txt || exit 1; done \
+	|| { echo "the lock files are stale: run 'make lock' and commit requirements/"; exit 1; }
 
 $(BUF):
 	@command -v npm >/dev/null || { echo "npm is needed for buf: apt-get install -y npm"; exit 1; }
@@ -63,7 +92,7 @@ lint: $(VENV)/.installed buf-lint
 system-deps:
 	@scripts/system-deps.sh test
 
-test: system-deps $(VENV)/.installed $(BUF) check-protos buf-lint buf-breaking lint
+test: system-deps $(VENV)/.installed $(BUF) check-lock check-protos buf-lint buf-breaking lint
 	GRPC_ENABLE_FORK_SUPPORT=0 $(PY) -m pytest
 
 demo: $(VENV)/.installed

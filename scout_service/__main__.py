@@ -14,20 +14,18 @@ import signal
 import sys
 from collections.abc import Callable
 
+from scout_service import logs
 from scout_service.config import ConfigError, Settings, describe_options, load_settings
 
 log = logging.getLogger("scout_service")
 
 
 def _configure_logging(settings: Settings) -> None:
-    # The format names no thread or process: do not look them up for every record.
+    # No format names a thread or process: do not look them up for every record.
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     # botocore logs request bodies at DEBUG; never let contents reach the log.
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("strands").setLevel(logging.WARNING)
@@ -127,8 +125,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scout-service: configuration error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings)
+    from scout_service import tracing
     from scout_service.errors import ScoutError
+    from scout_service.store.embedded import INSTALL_HINT, embedded_available
 
+    if args.command == "serve" and settings.embedded and not embedded_available():
+        print(f"scout-service: {INSTALL_HINT}", file=sys.stderr)
+        return 2
+
+    try:
+        traced = args.command == "serve" and tracing.configure(
+            settings.otel_enabled, record_content=settings.otel_record_content)
+    except ConfigError as exc:
+        print(f"scout-service: configuration error: {exc}", file=sys.stderr)
+        return 2
     try:
         with asyncio.Runner(loop_factory=new_loop) as runner:
             if args.command == "serve":
@@ -137,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScoutError as exc:
         print(f"scout-service: {exc.message}", file=sys.stderr)
         return 1
+    finally:
+        if traced:
+            tracing.shutdown()  # the last spans are exported before the process ends
 
 
 if __name__ == "__main__":

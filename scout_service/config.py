@@ -173,8 +173,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_STORE_MAX_WORKERS",), "store_max_workers", "16", _int(1, 256),
            "Threads running boto3 calls (the event loop never blocks on DynamoDB).", "store"),
     Option(("SCOUT_DYNAMODB_LEAN_READS",), "dynamodb_lean_reads", "true", _bool,
-           "Send reads (GetItem, Query, BatchGetItem) as signed requests on boto3's "
-           "connections, skipping botocore's per-call pipeline (~0.5 ms CPU each); "
+           "Send reads (GetItem, Query, BatchGetItem) as signed requests of Scout's own, "
+           "skipping botocore's per-call pipeline (~0.5 ms CPU each); "
            "anything but a clean answer is retried through boto3.", "store"),
     Option(("SESSION_TTL_HOURS",), "session_ttl_hours", "24", _float(0.01, 24 * 365),
            "Default session lifetime; every item of a session expires with it.", "store"),
@@ -191,9 +191,25 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds in-flight calls get to finish on SIGTERM.", "server"),
     Option(("SCOUT_LOG_LEVEL",), "log_level", "INFO",
            _choice("debug", "info", "warning", "error"), "Log level.", "server"),
+    Option(("SCOUT_LOG_FORMAT",), "log_format", "auto", _choice("auto", "json", "text"),
+           "Log lines as JSON objects or text; auto: JSON in containers and whenever stdout "
+           "is not a terminal, text on a terminal.", "server"),
+    Option(("SCOUT_OTEL_ENABLED",), "otel_enabled", "false", _bool,
+           "Record OpenTelemetry traces (needs the otel extra): RPCs, DynamoDB requests, runs, "
+           "agents and model calls; exporter and endpoint from the standard OTEL_* "
+           "variables.", "server"),
+    Option(("SCOUT_OTEL_RECORD_CONTENT",), "otel_record_content", "false", _bool,
+           "Let spans carry prompts, tool results and model output (strands' content "
+           "attributes); off, they are redacted.", "server"),
     Option(("SCOUT_EVENT_LOOP",), "event_loop", "auto", _choice("auto", "uvloop", "asyncio"),
            "Event loop: uvloop (libuv; fewer CPU cycles per call), asyncio, or auto (uvloop "
            "when installed).", "server"),
+    Option(("SCOUT_MAX_CONNECTION_AGE_S",), "max_connection_age_s", "0", _float(0, 86_400 * 30),
+           "Age after which a client connection is asked to reconnect (GOAWAY), so clients "
+           "behind a load balancer spread over new replicas; 0: never.", "server"),
+    Option(("SCOUT_MAX_CONNECTION_AGE_GRACE_S",), "max_connection_age_grace_s", "0",
+           _float(0, 86_400), "Time calls still running on such a connection get before "
+           "they are cancelled; 0: as long as they need.", "server"),
     Option(("SCOUT_MAX_CONCURRENT_RPCS",), "max_concurrent_rpcs", "4000", _int(1, 1_000_000),
            "Calls served at once before new ones are refused with RESOURCE_EXHAUSTED.", "server"),
     # -- auth
@@ -269,11 +285,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(("BEDROCK_MODEL_ID",), "bedrock_model_id",
            "eu.anthropic.claude-sonnet-4-20250514-v1:0", _str,
            "Bedrock model or inference-profile id (provider bedrock).", "research"),
-    Option(("ANTHROPIC_API_KEY",), "anthropic_api_key", "", _opt_str,
+    Option(("ANTHROPIC_API_KEY",), "anthropic_api_key", "", _opt_secret,
            "API key (provider anthropic).", "research"),
     Option(("SCOUT_ANTHROPIC_MODEL_ID",), "anthropic_model_id", "claude-sonnet-4-20250514",
            _str, "Model id (provider anthropic).", "research"),
-    Option(("OPENAI_API_KEY",), "openai_api_key", "", _opt_str,
+    Option(("OPENAI_API_KEY",), "openai_api_key", "", _opt_secret,
            "API key (provider openai).", "research"),
     Option(("OPENAI_BASE_URL",), "openai_base_url", "", _opt_str,
            "Base URL of an OpenAI-compatible endpoint (provider openai).", "research"),
@@ -354,8 +370,13 @@ class Settings:
     replica_id: str | None = None
     shutdown_grace_s: float = 10
     log_level: str = "info"
+    log_format: str = "auto"
+    otel_enabled: bool = False
+    otel_record_content: bool = False
     event_loop: str = "auto"
     max_concurrent_rpcs: int = 4000
+    max_connection_age_s: float = 0
+    max_connection_age_grace_s: float = 0
     auth_tokens: str = ""
     auth_tokens_file: str | None = None
     admin_principals: frozenset[str] = frozenset()
@@ -383,9 +404,9 @@ class Settings:
     rate_limit_burst: int = 4000
     model_provider: str = "offline"
     bedrock_model_id: str = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
-    anthropic_api_key: str | None = None
+    anthropic_api_key: Secret | None = None
     anthropic_model_id: str = "claude-sonnet-4-20250514"
-    openai_api_key: str | None = None
+    openai_api_key: Secret | None = None
     openai_base_url: str | None = None
     openai_model_id: str = "gpt-4o"
     ollama_host: str = "http://127.0.0.1:11434"
@@ -551,3 +572,25 @@ def describe_options() -> str:
         default = f" (default: {opt.default})" if opt.default else ""
         lines.append(f"  {names}{default}\n      {opt.help}")
     return "\n".join(lines)
+
+
+def options_markdown() -> str:
+    """The README's configuration table, generated from ``OPTIONS`` (``make readme-config``)."""
+    known = {name for opt in OPTIONS for name in opt.env}
+
+    lines = ["| Variable | Default | What it is for |", "| --- | --- | --- |"]
+    for opt in OPTIONS:
+        names = " / ".join(f"`{n}`" for n in opt.env)
+        default = f"`{opt.default}`" if opt.default else "—"
+        help_text = " ".join(_code_inside(word, known) for word in opt.help.split(" "))
+        lines.append(f"| {names} | {default} | {help_text} |")
+    return "\n".join(lines) + "\n"
+
+
+def _code_inside(word: str, known: set[str]) -> str:
+    """``word`` with a variable name inside punctuation in backticks ("(default: `X`,")."""
+    core = word.strip(".,;:()")
+    if core not in known:
+        return word
+    start = word.index(core)
+    return f"{word[:start]}`{core}`{word[start + len(core):]}"

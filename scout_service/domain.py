@@ -206,6 +206,24 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A follow-up question about a session's dossier and its verified answer.
+
+    The answer's ``[S#]`` markers are sources stored under the question's own
+    id (``Source.run_id == question_id``); ``cited`` lists them.
+    """
+
+    session_id: str
+    question_id: str
+    question: str
+    answer: str
+    created_at: float
+    author: str
+    cited: tuple[str, ...] = ()
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Findings:
     """One agent's typed findings, as validated JSON (``research/findings.py``).
 

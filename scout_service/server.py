@@ -29,6 +29,7 @@ from scout.v1 import (
     session_pb2,
     session_pb2_grpc,
 )
+from scout_service import tracing
 from scout_service.api import reflection
 from scout_service.api.auth import Authenticator, RateLimiter
 from scout_service.api.boundary import Boundary, DecodeGuard
@@ -71,6 +72,25 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
 HEALTH_PROBE_INTERVAL_S = 5.0
 
 
+def server_options(settings: Settings) -> list[tuple[str, Any]]:
+    """``SERVER_OPTIONS`` plus the connection age limits the settings ask for.
+
+    Behind a load balancer, a client keeps its HTTP/2 connection (and so its
+    replica) for as long as it lives. With a maximum age, the server sends
+    GOAWAY after it (grpc adds ±10% jitter): the client's next calls open a
+    new connection, which the balancer may send elsewhere, while calls still
+    running get the grace period to finish (none given: as long as they
+    need), after which they are cancelled.
+    """
+    options = list(SERVER_OPTIONS)
+    if settings.max_connection_age_s > 0:
+        options.append(("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)))
+        if settings.max_connection_age_grace_s > 0:
+            options.append(("grpc.max_connection_age_grace_ms",
+                            int(settings.max_connection_age_grace_s * 1000)))
+    return options
+
+
 @dataclass
 class Deps:
     """What the server runs on; tests inject fakes here."""
@@ -109,7 +129,7 @@ def create_server(
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Build and bind the gRPC server; returns it, the bound port and its health servicer."""
     server = grpc.aio.server(
-        options=SERVER_OPTIONS,
+        options=server_options(settings),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     auth = Authenticator(
@@ -167,7 +187,8 @@ class ScoutApp:
 
     async def _store_ok(self) -> bool:
         try:
-            await self.deps.store.ping()
+            with tracing.untraced():  # a probe every few seconds is not worth a trace each
+                await self.deps.store.ping()
             return True
         except ScoutError as exc:
             log.warning("store unreachable: %s", exc.message)

@@ -25,6 +25,7 @@ from scout_service.domain import (
     Findings,
     Page,
     ProgressEvent,
+    Question,
     Report,
     ReportKind,
     ReportSource,
@@ -40,6 +41,7 @@ from scout_service.errors import (
     session_not_found,
 )
 from scout_service.research import citations, findings
+from scout_service.research.questions import AnswerEvent
 from scout_service.store.base import Store, every_item
 
 
@@ -54,6 +56,10 @@ class Runner(Protocol):
 
     async def cancel(self, session_id: str, run_id: str) -> Run:
         """Cancel a run."""
+
+    def ask(self, session: Session, question: str, request_id: str | None
+            ) -> AsyncIterator[AnswerEvent]:
+        """Answer a follow-up question about the session's dossier."""
 
 
 class Broker(Protocol):
@@ -264,6 +270,21 @@ class ScoutService:
         page = await self.store.list_sources(
             session_id, run_id, page_size=page_size, page_token=page_token)
         return run_id, page
+
+    async def ask_question(
+        self, p: Principal, session_id: str, question: str, request_id: str | None
+    ) -> AsyncIterator[AnswerEvent]:
+        """Answer a follow-up question (checked before the stream starts)."""
+        session = await self.session_for(p, session_id, write=True)
+        return self.runner.ask(session, question, request_id)
+
+    async def list_questions(
+        self, p: Principal, session_id: str, page_size: int, page_token: str | None
+    ) -> Page[Question]:
+        """The session's answered questions, oldest first."""
+        await self._check_access(p, session_id)
+        return await self.store.list_questions(
+            session_id, page_size=page_size, page_token=page_token)
 
     async def get_findings(
         self, p: Principal, session_id: str, kind: ReportKind | None

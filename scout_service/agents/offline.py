@@ -30,6 +30,7 @@ from strands.types.tools import ToolSpec
 from scout_service.agents import analysis, offline_findings, prompts
 from scout_service.domain import ReportKind
 from scout_service.research import findings
+from scout_service.research.tools import SAVE_ANSWER_TOOL as ANSWER_TOOL
 from scout_service.research.tools import SEARCH_TOOL, WEB_SEARCH_TOOL
 
 T = TypeVar("T", bound=BaseModel)
@@ -92,6 +93,11 @@ class OfflineModel(Model):
         )
         result = _last_tool_result(messages)
         search = _research_tool(tool_specs)
+        if ANSWER_TOOL in {spec["name"] for spec in tool_specs or []}:
+            async for event in self._answer_turn(messages, result, search, input_tokens,
+                                                 cancel_signal):
+                yield event
+            return
         findings_tool = _findings_tool(self.kind, tool_specs)
         if findings_tool is not None and (tool_choice is not None or (
                 result is not None and result.get("status") != "error" and _saved(messages))):
@@ -188,6 +194,39 @@ class OfflineModel(Model):
         yield {"contentBlockStop": {}}
         yield {"messageStop": {"stopReason": "tool_use"}}
         yield _metadata(input_tokens, approx_tokens(report))
+
+    async def _answer_turn(
+        self, messages: Messages, result: Any, search: str | None, input_tokens: int,
+        cancel_signal: threading.Event | None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """A follow-up question: search for it, then answer with the best passages."""
+        prompt, documents = self._inputs(messages)
+        question = prompts.find_question(prompt) or ""
+        if result is None and search is not None:
+            calls = [(search, {"query": question[:400], "limit": analysis.SEARCH_LIMIT})]
+        elif result is not None and _called(messages, ANSWER_TOOL):
+            ok = result.get("status") != "error"
+            text = "The answer is given." if ok else "The answer was refused."
+            async for event in self._text_turn(text, input_tokens, cancel_signal):
+                yield event
+            return
+        else:
+            [found] = offline_findings.answer_questions([question], documents, per_question=3)
+            lines = analysis.bullets(found["passages"], analysis.Plan()) or [
+                "- The passages the analyser retrieved do not bear on this question."]
+            content = "\n".join([ANSWER_NOTICE, "", *lines]) + "\n"
+            calls = [(ANSWER_TOOL, {"content": content})]
+        await self._pause(cancel_signal)
+        yield {"messageStart": {"role": "assistant"}}
+        for number, (name, arguments) in enumerate(calls):
+            yield {"contentBlockStart": {"start": {"toolUse": {
+                "toolUseId": f"tooluse_offline_answer_{number}_{len(messages)}", "name": name,
+            }}}}
+            yield {"contentBlockDelta": {"delta": {"toolUse": {
+                "input": json.dumps(arguments, ensure_ascii=False)}}}}
+            yield {"contentBlockStop": {}}
+        yield {"messageStop": {"stopReason": "tool_use"}}
+        yield _metadata(input_tokens, approx_tokens(json.dumps(calls, ensure_ascii=False)))
 
     async def _findings_turn(
         self, tool_name: str, messages: Messages, input_tokens: int,
@@ -303,6 +342,20 @@ def _last_tool_result(messages: Messages) -> Any:
 
 
 _SAVE_ID = "tooluse_offline_save_"
+ANSWER_NOTICE = (
+    "> **Answered offline, without a language model.** These are the passages of the "
+    "documents that share most words with the question, quoted word for word; run Scout with "
+    "a model provider for an actual answer."
+)
+
+
+def _called(messages: Messages, name: str) -> bool:
+    """Whether the model's last turn called the tool ``name``."""
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            return any(block["toolUse"].get("name") == name
+                       for block in message["content"] if "toolUse" in block)
+    return False
 
 
 def _saved(messages: Messages) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from scout_service.agents import analysis
@@ -25,7 +26,9 @@ _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "bill
            "bn": 1e9, "trillion": 1e12}
 _CODE = r"\b(?:" + "|".join(sorted(CURRENCIES)) + r")\b"
 _MONEY = re.compile(
-    rf"(?P<pre>{_CODE}|[€$£])?\s?(?P<num>\d{{1,3}}(?:[,\u202f\u00a0 ]\d{{3}})+(?:\.\d+)?|"
+    rf"(?P<pre>{_CODE}|[€$£])?\s?"
+    # Thousands separated consistently ("86,000 540 million" is two numbers).
+    rf"(?P<num>\d{{1,3}}(?P<sep>[,\u202f\u00a0 ])\d{{3}}(?:(?P=sep)\d{{3}})*(?:\.\d+)?|"
     rf"\d+(?:[.,]\d+)?)(?P<scale>\s?(?:thousand|million|billion|trillion|bn|mn|m|k)\b)?"
     rf"(?:\s?(?P<post>{_CODE}))?"
 )
@@ -57,6 +60,7 @@ _PERIODS: tuple[tuple[str, str], ...] = (
      "unit"),
     (r"per (?!cent\b)[a-z]{3,}", "unit"),
 )
+_UNIT = re.compile(r"\bper [\w²-]+(?: [a-z][\w²-]*)?|/\w+")
 _PRICE_HEADER = re.compile(r"price|fee|cost|rate|per\b|tariff", re.IGNORECASE)
 _COMPETITOR_HEADER = re.compile(r"competitor|company|player|brand|rival|alternative|provider|"
                                 r"vendor|supplier|operator|incumbent|name", re.IGNORECASE)
@@ -79,12 +83,13 @@ def findings(kind: ReportKind, documents: str, *, verdict: tuple[str, float, lis
     """``kind``'s findings (the model's JSON) from retrieved passages under Source headers."""
     plan = analysis.parse_plan(documents)
     passages = [p for p in plan.passages if p.source_id]
+    tables = flat_tables(documents)
     if kind is ReportKind.MARKET:
-        return _market(passages)
+        return _market(passages, tables)
     if kind is ReportKind.COMPETITION:
-        return {"competitors": _competitors(plan, passages)}
+        return {"competitors": _competitors(plan, passages, tables)}
     if kind is ReportKind.PRICE:
-        return _price(plan, passages)
+        return _price(plan, passages, tables)
     if kind is ReportKind.LEGAL:
         return {"obligations": _obligations(plan, passages)}
     label, confidence, conditions = verdict or ("NO_GO", 0.0, [])
@@ -147,9 +152,11 @@ def _year(text: str) -> int | None:
 # -- market -----------------------------------------------------------------------------
 
 
-def _market(passages: Sequence[Passage]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _market(passages: Sequence[Passage], tables: Sequence[FlatTable] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = dict(_flat_layers(tables))
     for layer, pattern in _LAYERS.items():
+        if layer in out:
+            continue
         candidates: list[tuple[int, int, dict[str, Any]]] = []
         for p in passages:
             if p.is_row:
@@ -168,6 +175,10 @@ def _market(passages: Sequence[Passage]) -> dict[str, Any]:
                 if hit is None:
                     continue
                 text = p.text[hit.start():]
+                # Up to the next layer's name: a figure further on is not this layer's.
+                following = [m.start() for other in _LAYERS.values()
+                             for m in other.finditer(text, hit.end() - hit.start())]
+                text = text[:min(following, default=len(text))][:240]
                 money = [a for a in amounts(text) if a[1] is not None]
                 # What the figure covers: the words between the layer's name and its amount.
                 span = text[hit.end():money[0][2]] if money else ""
@@ -233,8 +244,20 @@ def _segments(passages: Sequence[Passage]) -> list[dict[str, Any]]:
 # -- competition ------------------------------------------------------------------------
 
 
-def _competitors(plan: Plan, passages: Sequence[Passage]) -> list[dict[str, Any]]:
+def _competitors(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatTable] = ()
+                 ) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
+    own = analysis.own_names(plan)
+    for table in tables:
+        if not _COMPETITOR_HEADER.match(table.header) or re.match(r"plan|tier|package",
+                                                                  table.header, re.I):
+            continue
+        for name, price in _flat_prices(table, name_is_tier=True):
+            if any(name.startswith(o) for o in own) or name.casefold() in found:
+                continue
+            found[name.casefold()] = {
+                "name": _cap(name, 200), "kind": "direct", "price_points": [price],
+                "strengths": [], "weaknesses": [], "source_ids": [table.source_id]}
     for p in passages:
         if not (p.is_row and p.header and _COMPETITOR_HEADER.search(p.header[0])):
             continue
@@ -260,8 +283,12 @@ def _competitors(plan: Plan, passages: Sequence[Passage]) -> list[dict[str, Any]
                 entry["positioning"] = _cap(cell, 600)
         if re.search(r"indirect|substitute", " ".join(p.cells), re.I):
             entry["kind"] = "indirect"
-    for name in analysis.competitors(Plan(passages=[p for p in passages if not p.is_row])):
-        if name.casefold() in found or len(found) >= 40:
+    texts = [] if found else analysis.competitors(
+        Plan(passages=[p for p in passages if not p.is_row]))
+    for name in texts:
+        if (name.casefold() in found or len(found) >= 40 or len(name) < 3
+                or re.fullmatch(_CODE, name) or any(name.startswith(o) for o in own)
+                or any(name in other for other in texts if other != name)):
             continue
         named = _competitor_in_text(name, passages)
         if named is not None:
@@ -314,7 +341,7 @@ def _prices(tier: str, column: str, cell: str, default: str | None, source_id: s
     for value, currency, _ in amounts(cell, default_currency=default):
         if currency is None:
             continue
-        unit = re.search(r"per [\w²-]+(?: [\w²-]+)?|/\w+", f"{cell} {column}")
+        unit = (re.search(_UNIT, cell) or re.search(_UNIT, column))
         out.append({"tier": _cap(tier, 200), "amount": value, "currency": currency,
                     "billing_period": _billing(f"{cell} {column}"),
                     "unit": unit.group(0) if unit else None, "source_ids": [source_id]})
@@ -335,7 +362,8 @@ def _unique_prices(points: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- price ------------------------------------------------------------------------------
 
 
-def _price(plan: Plan, passages: Sequence[Passage]) -> dict[str, Any]:
+def _price(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatTable] = ()
+           ) -> dict[str, Any]:
     points: list[dict[str, Any]] = []
     for p in passages:
         if not p.is_row:
@@ -347,8 +375,12 @@ def _price(plan: Plan, passages: Sequence[Passage]) -> dict[str, Any]:
         for column, cell in zip(p.header[1:], p.cells[1:], strict=False):
             if _PRICE_HEADER.search(column) and not re.search(r"cost|margin", column, re.I):
                 points += _prices(p.cells[0], column, cell, default, p.source_id)
+    if not points:  # a price table flattened by PDF extraction
+        for table in tables:
+            if re.match(r"plan|tier|package|product|service|offer", table.header, re.I):
+                points += [price for _, price in _flat_prices(table, name_is_tier=True)]
     if not points:
-        # No price table (or one flattened by PDF extraction): prices in running text,
+        # No price table at all: prices in running text,
         # leaving out market sizes (scaled amounts) and the competitors' prices.
         rivals = analysis.competitors(Plan(passages=[p for p in passages if not p.is_row]))
         for p in passages:
@@ -480,7 +512,8 @@ _QUESTION_STOPWORDS = frozenset(
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[\w€$£%-]+", text.lower())
+    """Content words cut to six letters: a crude stem ("competitors" meets "competition")."""
+    return {w[:6] for w in re.findall(r"[\w€$£%-]+", text.lower())
             if len(w) > 2 and w not in _QUESTION_STOPWORDS}
 
 
@@ -496,8 +529,151 @@ def answer_questions(questions: Sequence[str], documents: str, *, per_question: 
     for question in questions:
         wanted = _words(question)
         scored = sorted(
-            ((len(wanted & _words(p.text)), -i, p) for i, p in enumerate(passages)),
+            ((len(wanted & _words(f"{p.section} {p.text}")), -i, p)
+             for i, p in enumerate(passages)),
             key=lambda item: (item[0], item[1]), reverse=True)
         best = [p for score, _, p in scored[:per_question] if score > 0]
         out.append({"question": question, "passages": best})
+    return out
+
+
+# -- tables flattened by PDF extraction -------------------------------------------------
+
+_FLAT_HEADER = re.compile(
+    r"^(?:Competitor|Company|Provider|Supplier|Vendor|Operator|Plan|Tier|Package|Product|"
+    r"Service|Offer|Layer|Market layer|Segment)s?\b", re.IGNORECASE)
+_FOOTER = re.compile(r"\bpage \d+ of \d+\b|^\d+$", re.IGNORECASE)
+_STOP_WORDS = ("The ", "Our ", "We ", "This ", "These ", "A ", "An ", "In ", "All ", "Source")
+
+
+@dataclass(frozen=True)
+class FlatTable:
+    """A table that text extraction turned into lines: its header line and its rows."""
+
+    source_id: str
+    header: str
+    rows: tuple[str, ...]
+
+
+def flat_tables(documents: str) -> list[FlatTable]:
+    """Tables of the retrieved passages that reached us as lines of text, not Markdown.
+
+    A header is a short line starting with a column name a business plan's
+    tables use (Competitor, Plan, Layer …); each row runs from a line that
+    starts with a capital (or a TAM/SAM/SOM layer) to the line that holds its
+    amount, continuation lines included; a sentence or a heading ends the table.
+    """
+    tables: list[FlatTable] = []
+    source_id = ""
+    header: str | None = None
+    rows: list[str] = []
+
+    def close() -> None:
+        nonlocal header, rows
+        if header is not None and rows:
+            tables.append(FlatTable(source_id, header, tuple(r.strip() for r in rows)))
+        header, rows = None, []
+
+    for raw in documents.splitlines():
+        line = raw.strip()
+        source = analysis._SOURCE_HEADER.match(line)
+        if source:
+            close()
+            source_id = source.group(1)
+            continue
+        if not line or line.startswith(("|", "#")) or _FOOTER.search(line):
+            if line.startswith(("|", "#")):
+                close()
+            continue
+        if header is not None and line == header:
+            continue  # the header repeated on the next page
+        if _FLAT_HEADER.match(line) and len(line) <= 120 and not [
+                a for a in amounts(line) if a[1] is not None]:
+            close()
+            header = line
+            continue
+        if header is None:
+            continue
+        if not rows and re.fullmatch(r"\(.*\)", line):
+            header += " " + line  # the header's last column wrapped: "(EUR)"
+            continue
+        if (line.startswith(_STOP_WORDS) and len(line) > 40) or re.search(
+                r"[a-z]\.\s+[A-Z]", line):
+            close()  # running text again
+            continue
+        default = _header_currency([header])
+        complete = bool(rows) and any(
+            a[1] is not None for a in amounts(rows[-1], default_currency=default))
+        if line[0].isupper() and (complete or not rows):
+            rows.append(line)
+        elif rows:
+            rows[-1] += " " + line
+    close()
+    return tables
+
+
+def _row_name(row: str) -> str:
+    """The leading name of a flattened row: words up to the first lower-case word or amount.
+
+    A trailing abbreviation or adjective that starts the next column ("Jobber SMB tool",
+    "Hero Software German craft …") is left out.
+    """
+    words: list[str] = []
+    depth = 0
+    for word in row.split():
+        if depth == 0 and words and (word[0].islower() or re.match(r"[\d€$£]", word)
+                                     or re.fullmatch(_CODE, word.strip(",.;:"))):
+            break
+        depth += word.count("(") - word.count(")")
+        words.append(word)
+    while len(words) > 1 and (re.fullmatch(r"[A-Z]{2,4}", words[-1])
+                              or words[-1] in analysis._STOPWORDS):
+        words.pop()
+    name = " ".join(words).strip(" ,;:")
+    return name if re.search(r"[A-Za-zÀ-ÿ]", name) else ""
+
+
+def _flat_layers(tables: Sequence[FlatTable]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for table in tables:
+        default = _header_currency([table.header])
+        for row in table.rows:
+            for layer, pattern in _LAYERS.items():
+                hit = pattern.match(row)
+                if hit is None or layer in out:
+                    continue
+                money = [a for a in amounts(row[hit.end():], default_currency=default)
+                         if a[1] is not None]
+                if money:
+                    value, currency, at = money[-1]  # the value column is the last
+                    out[layer] = _drop_none({
+                        "amount": value, "currency": currency,
+                        "year": _year(f"{table.header} {row}"),
+                        "basis": _cap(row[hit.end():hit.end() + at].strip(" ,;:"), 300) or None,
+                        "source_ids": [table.source_id]})
+    return out
+
+
+def _flat_prices(table: FlatTable, *, name_is_tier: bool) -> list[tuple[str, dict[str, Any]]]:
+    """(row name, its first price) of a flattened table with a price column."""
+    if not _PRICE_HEADER.search(table.header):
+        return []
+    default = _header_currency([table.header])
+    out = []
+    for row in table.rows:
+        name = _row_name(row)
+        money = [a for a in amounts(row[len(name):], default_currency=default)
+                 if a[1] is not None]
+        if not name or not money:
+            continue
+        value, currency, at = money[0]
+        tail = row[len(name) + at:len(name) + at + 50]
+        period = _billing(tail)
+        if period == "other":
+            period = _billing(table.header)
+        unit = re.search(r"per (?!month|year|week|day|annum)[\w²-]+", f"{tail} {table.header}")
+        out.append((name, _drop_none({
+            "tier": _cap(name, 200), "amount": value, "currency": currency,
+            "billing_period": period, "unit": unit.group(0) if unit else None,
+            "source_ids": [table.source_id]})))
     return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scout_service.agents.offline import OfflineModel
@@ -36,9 +36,10 @@ class ProviderSettings:
     bedrock_model_id: str = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
     # AWS region of Bedrock; None: boto3's default chain.
     region: str | None = None
-    anthropic_api_key: str | None = None
+    # API keys: left out of repr, so logging the settings never shows them.
+    anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_model_id: str = "claude-sonnet-4-20250514"
-    openai_api_key: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
     # An OpenAI-compatible endpoint (vLLM, LiteLLM proxy, Azure …); None: api.openai.com.
     openai_base_url: str | None = None
     openai_model_id: str = "gpt-4o"

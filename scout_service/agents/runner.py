@@ -26,7 +26,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from strands import Agent
 from strands.types.exceptions import StructuredOutputException
 
+from scout_service import tracing
 from scout_service.agents import prompts
 from scout_service.agents.hooks import BudgetHooks, ProgressHooks
 from scout_service.agents.ids import uuid7
@@ -76,7 +77,7 @@ from scout_service.errors import (
     ScoutError,
     Unavailable,
 )
-from scout_service.research import citations, findings
+from scout_service.research import citations, findings, questions
 from scout_service.research.corpus import Corpus, build_corpus
 from scout_service.research.index import CorpusCache
 from scout_service.research.sources import SourceRegistry
@@ -426,6 +427,27 @@ class ResearchRunner:
             "files": len(names)})
         return stored
 
+    def ask(self, session: Session, question: str, request_id: str | None
+            ) -> AsyncIterator[questions.AnswerEvent]:
+        """Answer a follow-up question about the session's dossier (``research/questions``)."""
+        if self._closing:
+            raise Unavailable("this replica is shutting down; retry on another",
+                              reason="REPLICA_SHUTTING_DOWN")
+
+        async def corpus_of(session_id: str) -> Corpus:
+            names = await self._resolve_files(session_id, [])
+            return await self._read_documents(session_id, names)
+
+        desk = questions.Desk(
+            store=self._store, corpus_of=corpus_of,
+            model=lambda: self._model_factory(ReportKind.FINAL), author=self._provider_name,
+            clock=self._clock, timeout_s=self._settings.agent_timeout_s,
+            max_searches=self._settings.max_searches_per_agent,
+            max_refusals=self._settings.max_save_refusals,
+            max_turns=self._settings.max_agent_turns, web=self._web,
+        )
+        return questions.ask(desk, session, question, request_id)
+
     async def cancel(self, session_id: str, run_id: str) -> Run:
         """Cancel a run; saved reports stay. ``FailedPrecondition`` if it already ended.
 
@@ -592,7 +614,9 @@ class ResearchRunner:
     def _launch(self, lr: _LocalRun) -> None:
         self._local[lr.key] = lr
         self._broker.mark_local(lr.run.session_id, lr.key)
-        lr.task = asyncio.create_task(self._execute(lr), name=f"scout-run-{lr.key}")
+        lr.task = asyncio.create_task(tracing.in_run(
+            self._execute(lr), "research run", session_id=lr.run.session_id, run_id=lr.key),
+            name=f"scout-run-{lr.key}")
 
     async def _execute(self, lr: _LocalRun) -> None:
         ids = {"session_id": lr.run.session_id, "run_id": lr.key}
@@ -798,9 +822,10 @@ class ResearchRunner:
     async def _agents_step(self, lr: _LocalRun, work: dict[ReportKind, str]) -> None:
         """Run agents concurrently; one failing never stops the others."""
         for kind, prompt in work.items():
-            lr.agent_tasks[kind] = asyncio.create_task(
-                self._run_agent(lr, kind, prompt), name=f"scout-{lr.key}-{kind.value}"
-            )
+            lr.agent_tasks[kind] = asyncio.create_task(tracing.in_run(
+                self._run_agent(lr, kind, prompt), f"agent {kind.value}",
+                session_id=lr.run.session_id, run_id=lr.key, **{"scout.agent": kind.value},
+            ), name=f"scout-{lr.key}-{kind.value}")
         results = await asyncio.gather(
             *(lr.agent_tasks[k] for k in work), return_exceptions=True
         )

@@ -20,6 +20,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.protobuf.message import DecodeError
 
+from scout_service import logs
 from scout_service.api.auth import Authenticator, Principal, RateLimiter
 from scout_service.api.status import status_code_of, to_rpc_status
 from scout_service.errors import InvalidArgument, ScoutError
@@ -27,11 +28,10 @@ from scout_service.metrics import Metrics
 
 log = logging.getLogger("scout_service.rpc")
 
-# Set by a streaming-request method once it has read the session id, so the
-# call's log line can name it (the request object of such calls is a stream).
-call_session_id: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "call_session_id", default=""
-)
+# The session the current call works for: set here from the request, or by a
+# streaming-request method once it has read the session id (the request object
+# of such calls is a stream). Every log line of the call carries it.
+call_session_id: contextvars.ContextVar[str] = logs.session_id_var
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -61,7 +61,7 @@ class Boundary:
         return principal
 
     def finish(self, method: str, code: grpc.StatusCode, started: float, session_id: str,
-               principal: Principal | None) -> None:
+               principal: Principal | None, run_id: str = "") -> None:
         """Count and log one finished call, once its answer is on its way.
 
         Called as the handler returns, before grpc sends the answer: the
@@ -71,10 +71,10 @@ class Boundary:
         elapsed = time.perf_counter() - started
         name = principal.name if principal else "-"
         asyncio.get_running_loop().call_soon(
-            self._record, method, code.name, elapsed, session_id or "-", name)
+            self._record, method, code.name, elapsed, session_id or "-", name, run_id)
 
     def _record(self, method: str, code: str, elapsed: float, session_id: str,
-                principal: str) -> None:
+                principal: str, run_id: str) -> None:
         key = (method, code)
         count = self._counts.get(key)
         if count is None:
@@ -84,8 +84,12 @@ class Boundary:
             seconds = self._seconds[method] = self.metrics.rpc_seconds.labels(method)
         count.inc()
         seconds.observe(elapsed)
-        log.info("rpc %s code=%s duration_ms=%.1f session_id=%s principal=%s",
-                 method, code, elapsed * 1000, session_id, principal)
+        # The access log line: its fields are the line (JSON keys, or key=value in text).
+        fields = {"method": method, "code": code, "duration_ms": round(elapsed * 1000, 2),
+                  "session_id": session_id, "principal": principal}
+        if run_id:
+            fields["run_id"] = run_id
+        log.info("rpc", extra=fields)
 
 
 def _undecodable(exc: DecodeError) -> InvalidArgument:
@@ -130,6 +134,9 @@ def unary(fn: UnaryFn) -> Callable[..., Awaitable[Any]]:
         started = time.perf_counter()
         principal: Principal | None = None
         code = grpc.StatusCode.OK
+        sid = getattr(request, "session_id", "")
+        if sid:
+            call_session_id.set(sid)
         try:
             principal = self.boundary.principal(context)
             return await fn(self, request, context, principal)
@@ -139,8 +146,8 @@ def unary(fn: UnaryFn) -> Callable[..., Awaitable[Any]]:
             code = _code_of(exc)
             await _abort(context, exc, method)
         finally:
-            sid = getattr(request, "session_id", "") or call_session_id.get()
-            self.boundary.finish(method, code, started, sid, principal)
+            self.boundary.finish(method, code, started, sid or call_session_id.get(), principal,
+                                 getattr(request, "run_id", ""))
 
     return wrapper
 
@@ -154,6 +161,8 @@ def server_stream(fn: StreamFn) -> Callable[..., AsyncIterator[Any]]:
         started = time.perf_counter()
         principal: Principal | None = None
         code = grpc.StatusCode.OK
+        sid = getattr(request, "session_id", "")
+        call_session_id.set(sid)
         try:
             principal = self.boundary.principal(context)
             async for item in fn(self, request, context, principal):
@@ -167,8 +176,8 @@ def server_stream(fn: StreamFn) -> Callable[..., AsyncIterator[Any]]:
             code = grpc.StatusCode.CANCELLED
             raise
         finally:
-            self.boundary.finish(method, code, started, getattr(request, "session_id", ""),
-                                 principal)
+            self.boundary.finish(method, code, started, sid, principal,
+                                 getattr(request, "run_id", ""))
 
     return wrapper
 

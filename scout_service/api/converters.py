@@ -276,3 +276,13 @@ def brief_to_pb(b: domain.Brief) -> research_pb2.ResearchBrief:
     if b.max_tokens is not None:
         message.max_tokens = b.max_tokens
     return message
+
+
+def question_to_pb(q: domain.Question, sources: Sequence[domain.Source] = ()
+                   ) -> research_pb2.QuestionAnswer:
+    """A stored question and its answer (with the sources it cites, when given)."""
+    return research_pb2.QuestionAnswer(
+        question_id=q.question_id, question=q.question, answer=q.answer,
+        sources=[source_to_pb(s) for s in sources], create_time=timestamp(q.created_at),
+        request_id=q.request_id or "", author=q.author,
+    )

@@ -310,3 +310,31 @@ class ResearchServicer(research_pb2_grpc.ResearchServiceServicer):
             if aclose is not None:
                 await aclose()
 
+    @server_stream
+    async def AskQuestion(  # noqa: N802
+        self, request: research_pb2.AskQuestionRequest, context: Ctx, p: Principal
+    ) -> AsyncIterator[research_pb2.AskQuestionResponse]:
+        sid = valid.session_id(request.session_id)
+        question = valid.question(request.question)
+        events = await self.service.ask_question(
+            p, sid, question, valid.request_id(request.request_id))
+        async for event in events:
+            if event.question is not None:
+                yield research_pb2.AskQuestionResponse(
+                    answer=conv.question_to_pb(event.question, event.sources))
+            elif event.text is not None:
+                yield research_pb2.AskQuestionResponse(text_delta=event.text)
+            elif event.progress is not None:
+                yield research_pb2.AskQuestionResponse(progress=event.progress)
+
+    @unary
+    async def ListQuestions(  # noqa: N802
+        self, request: research_pb2.ListQuestionsRequest, context: Ctx, p: Principal
+    ) -> research_pb2.ListQuestionsResponse:
+        sid = valid.session_id(request.session_id)
+        size, token = valid.page(request.page_size, request.page_token)
+        page = await self.service.list_questions(p, sid, size, token)
+        return research_pb2.ListQuestionsResponse(
+            answers=[conv.question_to_pb(q) for q in page.items],
+            next_page_token=page.next_token or "",
+        )

@@ -208,3 +208,14 @@ def brief(
         max_tokens=max_tokens, focus=_text(focus, "brief.focus", MAX_FOCUS_CHARS),
         geography=_text(geography, "brief.geography", MAX_GEOGRAPHY_CHARS),
     )
+
+
+def question(value: str) -> str:
+    """A follow-up question: 1-1000 characters of text."""
+    text = _text(value, "question", MAX_FOLLOW_UP_CHARS)
+    if not text:
+        raise _bad("question", "must not be empty")
+    return text
+
+
+MAX_FOLLOW_UP_CHARS = 1000

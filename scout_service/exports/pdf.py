@@ -10,7 +10,7 @@ from scout_service.exports.model import ExportUnavailableError
 INSTALL_HINT = (
     "PDF export needs WeasyPrint and the Pango library: "
     "apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core "
-    "/ pip install weasyprint==70.0"
+    "/ pip install 'scout-service[pdf]'"
 )
 
 # WeasyPrint drives Pango, fontconfig and HarfBuzz through cffi, and crashes

@@ -36,6 +36,8 @@ WEB_SEARCH_TOOL = "web_search"
 FETCH_TOOL = "fetch_page"
 MAX_PAGE_CHARS = 12_000
 """Characters of a fetched page given to the model (and stored as its excerpt)."""
+SAVE_ANSWER_TOOL = "save_answer"
+"""The tool a follow-up question's agent answers with (``research/questions.py``)."""
 MAX_QUERY_CHARS = 400
 MAX_RESULTS = 10
 DEFAULT_RESULTS = 5

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 from scout_service.errors import Conflict, ScoutError, Unavailable, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
-from scout_service.store._lean import READ_METHODS, LeanReads
+from scout_service.store._lean import READ_METHODS, LeanReads, register
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -100,6 +100,8 @@ def make_client(
 
     Standard retry mode (with backoff) on throttling and 5xx; the connection
     pool matches the store's thread pool so no thread waits for a socket.
+    The session is registered with the lean read path, which signs with its
+    credentials.
     """
     session = boto3.session.Session(
         aws_access_key_id=aws_access_key_id,
@@ -115,6 +117,7 @@ def make_client(
         tcp_keepalive=True,
     )
     client: DynamoDBClient = session.client("dynamodb", endpoint_url=endpoint_url, config=config)
+    register(client, session)
     return client
 
 
@@ -414,6 +417,8 @@ class TableAccess:
     async def close(self) -> None:
         """Stop the thread pool (and close the client if this store built it)."""
         await asyncio.to_thread(self._executor.shutdown, True)
+        if self._lean is not None:
+            self._lean.close()
         if self._owns_client:
             self._client.close()
 

@@ -20,6 +20,7 @@ from scout_service.domain import (
     FileInfo,
     Findings,
     ProgressEvent,
+    Question,
     Report,
     ReportKind,
     ReportSource,
@@ -281,6 +282,37 @@ def source_from(item: Item) -> Source:
         end=get_i(item, "end"),
         url=opt_s(item, "url") or "",
         first_read_by=None if reader is None else ReportKind(reader),
+    )
+
+
+def question_fields(q: Question) -> Item:
+    """A question's attributes (the QUESTION# item and its idempotency record)."""
+    item: Item = {
+        "question_id": s(q.question_id),
+        "question": s(q.question),
+        "answer": s(q.answer),
+        "created_at": n(q.created_at),
+        "author": s(q.author),
+    }
+    if q.cited:
+        item["cited"] = s(",".join(q.cited))
+    if q.request_id is not None:
+        item["request_id"] = s(q.request_id)
+    return item
+
+
+def question_from(session_id: str, item: Item) -> Question:
+    """A Question from its item (or its idempotency record)."""
+    cited = opt_s(item, "cited")
+    return Question(
+        session_id=session_id,
+        question_id=get_s(item, "question_id"),
+        question=get_s(item, "question"),
+        answer=get_s(item, "answer"),
+        created_at=get_f(item, "created_at"),
+        author=get_s(item, "author"),
+        cited=tuple(cited.split(",")) if cited else (),
+        request_id=opt_s(item, "request_id"),
     )
 
 

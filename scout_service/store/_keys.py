@@ -32,6 +32,7 @@ ACTIVE_RUNS = "ACTIVE_RUNS"
 OWNER_PREFIX = "OWNER#"
 SOURCE_PREFIX = "SOURCE#"
 FINDINGS_PREFIX = "FINDINGS#"
+QUESTION_PREFIX = "QUESTION#"
 
 # Largest event sequence the key format holds (10 digits).
 MAX_SEQUENCE = 9_999_999_999
@@ -42,6 +43,7 @@ INLINE_MAX_BYTES = 300 * 1000
 OP_CREATE_SESSION = "CreateSession"
 OP_START_RESEARCH = "StartResearch"
 OP_PUT_REPORT = "PutReport"
+OP_ASK_QUESTION = "AskQuestion"
 
 INVALID_TOKEN = "page_token is not valid for this listing"
 
@@ -74,6 +76,11 @@ def run_sk(run_id: str) -> str:
 def event_sk(run_id: str, sequence: int) -> str:
     """Sort key of a progress event; zero padding keeps sequences in order."""
     return f"{EVENT_PREFIX}{run_id}#{sequence:010d}"
+
+
+def question_sk(question_id: str) -> str:
+    """Sort key of a question (UUIDv7 ids: questions list in the order asked)."""
+    return QUESTION_PREFIX + question_id
 
 
 def findings_sk(kind_name: str) -> str:
@@ -145,8 +152,10 @@ LIST_SESSIONS = "sessions"
 LIST_ALL_SESSIONS = "all_sessions"
 LIST_SOURCES = "sources"
 LIST_REPORT_VERSIONS = "report_versions"
+LIST_QUESTIONS = "questions"
 
-_PREFIX_OF = {LIST_FILES: FILE_PREFIX, LIST_REPORTS: REPORT_PREFIX, LIST_RUNS: RUN_PREFIX}
+_PREFIX_OF = {LIST_FILES: FILE_PREFIX, LIST_REPORTS: REPORT_PREFIX, LIST_RUNS: RUN_PREFIX,
+              LIST_QUESTIONS: QUESTION_PREFIX}
 
 
 def encode_token(listing: str, scope: str, key: Mapping[str, str]) -> str:

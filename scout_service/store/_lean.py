@@ -6,12 +6,17 @@ response parser and the retry handler. Against a nearby endpoint that is a
 quarter of the call, and CPU every other request on the replica waits for.
 
 Scout's reads (GetItem, Query, BatchGetItem) are idempotent, so they take a
-lean path first: the same JSON protocol, signed with SigV4 from the client's
-own credentials, sent on the client's own HTTP session (its connection
-pool, TLS verification, proxies and timeouts). Only a clean 200 whose CRC32
-matches is taken. Anything else — an error answer, a broken connection, a
-checksum mismatch — answers None, and the caller repeats the read through
-the botocore client, whose retries and error parsing apply unchanged. After
+lean path first: the same JSON protocol, signed with SigV4 from the
+credentials of the boto3 session the client was built from (its public
+``get_credentials()``: the same object botocore refreshes), sent on an HTTP
+session this path builds from the client's public config (pool size,
+timeouts, proxies, TCP keepalive, client certificate) and the CA bundle
+botocore would use (``AWS_CA_BUNDLE``, ``REQUESTS_CA_BUNDLE``). It touches
+no private botocore attribute, so a botocore upgrade cannot quietly break
+it. Only a clean 200 whose CRC32 matches is taken. Anything else — an error
+answer, a broken connection, a checksum mismatch — answers None, and the
+caller repeats the read through the botocore client, whose retries and error
+parsing apply unchanged. After
 a throttling, 5xx or transport failure the lean path steps aside for
 ``PAUSE_S`` so retries go through botocore's retry quota alone; if DynamoDB
 ever refuses its signature, it steps aside for good (and says so in the log).
@@ -27,16 +32,24 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest  # type: ignore[import-untyped]
 from botocore.client import BaseClient  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
+from botocore.httpsession import URLLib3Session  # type: ignore[import-untyped]
+from botocore.utils import get_environ_proxies  # type: ignore[import-untyped]
+
+from scout_service import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -181,8 +194,47 @@ def decode_answer(operation: str, answer: dict[str, Any]) -> None:
             _decode_item(found)
 
 
+@dataclass(frozen=True)
+class ClientSource:
+    """Where a client's credentials and CA bundle come from (``register``)."""
+
+    session: Any  # a boto3 Session: get_credentials() is all this path calls
+    verify: bool | str
+
+
+# Clients built by make_client, each with its session (weak: a closed client goes).
+_SOURCES: weakref.WeakKeyDictionary[Any, ClientSource] = weakref.WeakKeyDictionary()
+
+
+def register(client: Any, session: Any, verify: bool | str | None = None) -> None:
+    """Note the boto3 ``session`` ``client`` was built from, for ``for_client``.
+
+    ``verify`` is what the client was given (None: botocore's default, the
+    ``AWS_CA_BUNDLE`` / ``REQUESTS_CA_BUNDLE`` bundle or the system's).
+    """
+    if verify is None:
+        verify = os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE") or True
+    _SOURCES[client] = ClientSource(session, verify)
+
+
+def http_session_for(config: Any, endpoint_url: str, verify: bool | str) -> Any:
+    """An HTTP session shaped like the one botocore builds for a client of ``config``."""
+    socket_options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    if config.tcp_keepalive:
+        socket_options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+    return URLLib3Session(
+        verify=verify,
+        proxies=config.proxies or get_environ_proxies(endpoint_url),
+        timeout=(config.connect_timeout, config.read_timeout),
+        max_pool_connections=config.max_pool_connections,
+        socket_options=socket_options,
+        client_cert=config.client_cert,
+        proxies_config=config.proxies_config,
+    )
+
+
 class LeanReads:
-    """One signed JSON request per read on a botocore client's own connections."""
+    """One signed JSON request per read, on an HTTP session of its own."""
 
     def __init__(
         self,
@@ -208,49 +260,71 @@ class LeanReads:
 
     @classmethod
     def for_client(cls, client: Any) -> LeanReads | None:
-        """Lean reads over ``client``'s connections, or None when it cannot sign them.
+        """Lean reads for ``client``, or None when this path cannot sign them.
 
-        None when ``client`` is not a botocore client (a test's wrapper, say),
-        has no credentials (botocore then raises its own error), signs anything
-        but SigV4, must use account-ID endpoints (``account_id_endpoint_mode``
-        "required": this path sends to ``endpoint_url``, the regional endpoint
-        unless configured otherwise), or when botocore's internals moved:
-        every read then simply goes through ``client``.
+        None when ``client`` was not built by ``make_client`` (``register``
+        names the session it came from), has no credentials (botocore then
+        raises its own error), signs anything but SigV4, must use account-ID
+        endpoints (``account_id_endpoint_mode`` "required": this path sends
+        to ``endpoint_url``, the regional endpoint unless configured
+        otherwise): every read then simply goes through ``client``.
         """
         if not isinstance(client, BaseClient):
             return None
-        try:
-            meta = client.meta
-            credentials = client._request_signer._credentials
-            http_session = client._endpoint.http_session
-            signature_version = meta.config.signature_version
-            endpoint_url = meta.endpoint_url
-            region = meta.region_name
-        except AttributeError:
-            logger.warning("botocore's client internals changed: DynamoDB reads use botocore only")
+        source = _SOURCES.get(client)
+        if source is None:
             return None
-        if credentials is None or signature_version not in (None, "v4"):
+        meta = client.meta
+        config = meta.config
+        credentials = source.session.get_credentials()
+        if credentials is None or config.signature_version not in (None, "v4"):
             return None
-        if getattr(meta.config, "account_id_endpoint_mode", None) == "required":
+        if getattr(config, "account_id_endpoint_mode", None) == "required":
             return None  # botocore resolves an endpoint per account; this path has one URL
-        if urlsplit(endpoint_url).path not in ("", "/") or not region:
+        endpoint_url = meta.endpoint_url
+        if urlsplit(endpoint_url).path not in ("", "/") or not meta.region_name:
             return None
         return cls(
             endpoint_url=endpoint_url,
-            region=region,
+            region=meta.region_name,
             credentials=credentials,
-            http_session=http_session,
+            http_session=http_session_for(config, endpoint_url, source.verify),
         )
+
+    def close(self) -> None:
+        """Close this path's connections."""
+        close = getattr(self._http, "close", None)
+        if close is not None:
+            close()
 
     def read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """The answer to one read, or None: the caller asks botocore instead."""
-        answer = self._read(operation, request)
+        if tracing.tracer is None or not tracing.recording():
+            answer = self._read(operation, request)
+        else:  # botocore's instrumentation never sees this request: a span of its own
+            answer = self._traced_read(operation, request)
         with self._lock:
             if answer is None:
                 self.declined += 1
             else:
                 self.answered += 1
         return answer
+
+    def _traced_read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        from opentelemetry.trace import SpanKind
+
+        tables = ([request["TableName"]] if "TableName" in request
+                  else sorted(request.get("RequestItems", {})))
+        with tracing.tracer.start_as_current_span(f"DynamoDB.{operation}", kind=SpanKind.CLIENT,
+                                                  attributes={
+            "rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": operation,
+            "db.system": "dynamodb", "aws.dynamodb.table_names": tables,
+            "server.address": self._signer.host, "scout.lean_read": True,
+        }) as span:
+            answer = self._read(operation, request)
+            span.set_attribute("scout.lean_read.outcome",
+                               "answered" if answer is not None else "declined")
+            return answer
 
     def _read(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         if (

@@ -15,6 +15,12 @@ transaction names and put those back when it is cancelled, which is what
 DynamoDB's all-or-nothing promise needs (requests are serialized here, so
 nothing else can change them meanwhile).
 
+Because that patch reaches into moto's internals, the server proves it at
+start-up before it listens (``check_transactions_roll_back``): a
+transaction that changes an item, adds another and is then cancelled must
+leave both as they were, through the same WSGI app every request uses. If a
+moto upgrade broke that, the server refuses to start and says why.
+
 It also exits on its own when the process that started it is gone (given
 ``--parent-pid``), so a service killed without stopping its embedded
 endpoint does not leave a server behind.
@@ -26,10 +32,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import os
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,6 +48,7 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import run_simple
+from werkzeug.test import Client
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -112,6 +122,62 @@ def back_up_items_not_tables() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+class RollbackBroken(RuntimeError):
+    """moto applied part of a cancelled transaction: atomicity is not what Scout needs."""
+
+
+def check_transactions_roll_back(app: WsgiApp) -> None:
+    """Prove on ``app`` that a cancelled TransactWriteItems changes nothing.
+
+    On a scratch table: item ``a`` is stored; a transaction updates ``a``,
+    puts a new ``b`` and then fails a condition check on a missing ``c``
+    (last, so moto has applied the first two before it cancels). ``a`` must
+    still hold its old value and ``b`` must not exist. Raises
+    ``RollbackBroken`` otherwise; the table is deleted either way.
+    """
+    client = Client(app)
+    table = f"scout-rollback-check-{uuid.uuid4().hex[:8]}"
+
+    def call(target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = client.post("/", data=json.dumps(body), headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": f"DynamoDB_20120810.{target}",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/"
+                             "dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        })
+        return response.status_code, json.loads(response.get_data() or b"{}")
+
+    def key(pk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}}
+
+    status, answer = call("CreateTable", {
+        "TableName": table, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    })
+    if status != 200:
+        raise RollbackBroken(f"could not create the check's table: {status} {answer}")
+    try:
+        call("PutItem", {"TableName": table, "Item": {**key("a"), "v": {"S": "old"}}})
+        status, answer = call("TransactWriteItems", {"TransactItems": [
+            {"Update": {"TableName": table, "Key": key("a"), "UpdateExpression": "SET v = :n",
+                        "ExpressionAttributeValues": {":n": {"S": "new"}}}},
+            {"Put": {"TableName": table, "Item": {**key("b"), "v": {"S": "new"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": key("c"),
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ]})
+        if status != 400 or "TransactionCanceled" not in str(answer.get("__type", "")):
+            raise RollbackBroken(f"a failing transaction was not cancelled: {status} {answer}")
+        _, a = call("GetItem", {"TableName": table, "Key": key("a"), "ConsistentRead": True})
+        _, b = call("GetItem", {"TableName": table, "Key": key("b"), "ConsistentRead": True})
+        if a.get("Item", {}).get("v") != {"S": "old"} or "Item" in b:
+            raise RollbackBroken(
+                "a cancelled transaction left changes behind (item a: "
+                f"{a.get('Item')}, item b: {b.get('Item')})")
+    finally:
+        call("DeleteTable", {"TableName": table})
+
+
 def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     """Exit this process once its parent is gone (it is re-parented then)."""
 
@@ -136,11 +202,20 @@ def main(argv: list[str] | None = None) -> None:
     # One log line per request is noise for an embedded store (and costs time).
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     back_up_items_not_tables()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = serialized(DomainDispatcherApplication(create_backend_app))
+    try:
+        check_transactions_roll_back(app)
+    except RollbackBroken as exc:
+        from moto import __version__ as moto_version
+
+        print(f"embedded DynamoDB refused to start: moto {moto_version}'s TransactWriteItems "
+              f"no longer rolls back with Scout's patch ({exc}); use the moto version "
+              "pinned in pyproject.toml", file=sys.stderr, flush=True)
+        sys.exit(3)
     run_simple(
         args.host,
         args.port,
-        serialized(app),
+        app,
         threaded=True,
         request_handler=MotoRequestHandler,
     )

@@ -38,6 +38,7 @@ from scout_service.domain import (
     Findings,
     Page,
     ProgressEvent,
+    Question,
     Report,
     ReportKind,
     ReportSource,
@@ -264,6 +265,27 @@ class Store(abc.ABC):
         self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Source]:
         """A run's sources in id order (S1, S2 …)."""
+
+    # -- questions ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put_question(self, question: Question) -> Question:
+        """Store an answered question; with a ``request_id`` at most once.
+
+        A ``request_id`` already answered returns that stored question and
+        stores nothing. ``NotFound`` if the session is not live; the question
+        expires with the session.
+        """
+
+    @abc.abstractmethod
+    async def find_question(self, session_id: str, request_id: str) -> Question | None:
+        """The question answered for ``request_id``, if any."""
+
+    @abc.abstractmethod
+    async def list_questions(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Question]:
+        """The session's questions, oldest first. ``NotFound`` if the session is not live."""
 
     # -- findings -------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from scout_service.domain import (
     Findings,
     Page,
     ProgressEvent,
+    Question,
     Report,
     ReportKind,
     ReportSource,
@@ -1206,6 +1207,64 @@ class DynamoStore(TableAccess, Store):
             query=prefix_query(session_id, keys.source_prefix(run_id), None),
         )
         return Page(items=[codec.source_from(i) for i in items], next_token=token)
+
+    # -- questions ------------------------------------------------------------------
+
+    async def put_question(self, question: Question) -> Question:
+        """See ``Store.put_question``: one transaction checking the session's ttl.
+
+        With a ``request_id``, the idempotency record is written in the same
+        transaction, only if absent; a lost race returns the stored winner
+        (``ALL_OLD`` of the record).
+        """
+        sid = question.session_id
+        ttl = await self._live_ttl(sid)
+        fields = codec.question_fields(question)
+        items: list[dict[str, Any]] = [
+            self._session_check(sid, ttl),
+            {"Put": {"TableName": self.table_name,
+                     "ConditionExpression": "attribute_not_exists(sk)",
+                     "Item": {**self._key(sid, keys.question_sk(question.question_id)), **fields,
+                              "ttl": codec.n(ttl)}}},
+        ]
+        if question.request_id is not None:
+            items.append({"Put": {
+                "TableName": self.table_name,
+                "Item": {**self._key(sid, keys.idem_sk(keys.OP_ASK_QUESTION, question.request_id)),
+                         **fields, "ttl": codec.n(ttl)},
+                "ConditionExpression": "attribute_not_exists(sk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }})
+        try:
+            await self._run(self._client.transact_write_items, TransactItems=items)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise session_not_found(sid) from None
+            if question.request_id is not None and cancelled.failed(2):
+                winner = await self.find_question(sid, question.request_id)
+                if winner is not None:
+                    return winner
+            raise
+        return question
+
+    async def find_question(self, session_id: str, request_id: str) -> Question | None:
+        """See ``Store.find_question``: one GetItem of the idempotency record."""
+        item = await self._get(session_id, keys.idem_sk(keys.OP_ASK_QUESTION, request_id))
+        if item is None or not keys.is_live(codec.ttl_of(item), self._clock()):
+            return None
+        return codec.question_from(session_id, item)
+
+    async def list_questions(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Question]:
+        """See ``Store.list_questions``."""
+        await self.get_session(session_id)
+        items, token = await self._list_page(
+            listing=keys.LIST_QUESTIONS, scope=session_id, page_size=page_size,
+            page_token=page_token,
+            query=prefix_query(session_id, keys.QUESTION_PREFIX, None),
+        )
+        return Page(items=[codec.question_from(session_id, i) for i in items], next_token=token)
 
     # -- findings -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import logging
 import os
 import socket
@@ -26,6 +27,17 @@ logger = logging.getLogger(__name__)
 
 # moto accepts any credentials; boto3 only needs some to sign requests.
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# What the embedded server imports: the ``embedded`` extra, left out of a lean install.
+EMBEDDED_MODULES = ("moto", "flask", "flask_cors", "py_partiql_parser", "werkzeug")
+INSTALL_HINT = (
+    "the embedded DynamoDB needs moto's server, which this install lacks: "
+    "pip install 'scout-service[embedded]' (or point DYNAMODB_ENDPOINT_URL at a DynamoDB)"
+)
+
+
+def embedded_available() -> bool:
+    """Whether the ``embedded`` extra is installed (looked up, not imported)."""
+    return all(importlib.util.find_spec(name) is not None for name in EMBEDDED_MODULES)
 
 
 def _free_port(host: str) -> int:
@@ -79,6 +91,8 @@ class EmbeddedDynamo:
         """Launch the server and wait until it answers; idempotent."""
         if self._process is not None:
             return self
+        if not embedded_available():
+            raise RuntimeError(INSTALL_HINT)
         for _ in range(3):  # a free port can be taken between probe and bind
             port = self.port or _free_port(self.host)
             command = [sys.executable, "-m", self.module, "-H", self.host, "-p", str(port)]

@@ -25,6 +25,7 @@ from scout_service.domain import (
     Findings,
     Page,
     ProgressEvent,
+    Question,
     Report,
     ReportKind,
     ReportSource,
@@ -60,6 +61,7 @@ class _SessionData:
     # run id -> source number -> source
     sources: dict[str, dict[int, Source]] = field(default_factory=dict)
     findings: dict[ReportKind, Findings] = field(default_factory=dict)
+    questions: dict[str, Question] = field(default_factory=dict)
     # "StartResearch#<request_id>" -> run id; "PutReport#<request_id>" -> Report.
     idem: dict[str, str | Report] = field(default_factory=dict)
 
@@ -364,6 +366,33 @@ class MemoryStore(Store):
                 raise keys.source_exists(sources[0].run_id, taken)
             for source in sources:
                 held[source.number] = source
+
+    async def put_question(self, question: Question) -> Question:
+        """See ``Store.put_question``."""
+        with self._lock:
+            data = self._require(question.session_id)
+            if question.request_id is not None:
+                for held in data.questions.values():
+                    if held.request_id == question.request_id:
+                        return held
+            data.questions[question.question_id] = question
+            return question
+
+    async def find_question(self, session_id: str, request_id: str) -> Question | None:
+        """See ``Store.find_question``."""
+        with self._lock:
+            data = self._live(session_id)
+            held = data.questions.values() if data is not None else ()
+            return next((q for q in held if q.request_id == request_id), None)
+
+    async def list_questions(
+        self, session_id: str, *, page_size: int, page_token: str | None = None
+    ) -> Page[Question]:
+        """See ``Store.list_questions``."""
+        with self._lock:
+            rows = [(keys.question_sk(q.question_id), q)
+                    for q in self._require(session_id).questions.values()]
+        return _page_by_sk(rows, keys.LIST_QUESTIONS, session_id, page_size, page_token)
 
     async def put_findings(self, findings: Findings) -> None:
         """See ``Store.put_findings``."""

@@ -255,6 +255,8 @@ def test_service_config_names_exactly_the_safe_methods() -> None:
     ]:
         assert required in names
     assert sum(len(m) for m in RETRIED_METHODS.values()) == len(names)
+    # gRPC's limits: 0 < maxTokens <= 1000, tokenRatio > 0 (three decimals at most).
+    assert config["retryThrottling"] == {"maxTokens": 10, "tokenRatio": 0.1}
 
 
 def test_channel_options() -> None:

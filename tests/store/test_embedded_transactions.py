@@ -128,3 +128,39 @@ def test_no_table_is_copied(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert copied, "the transaction backed nothing up"
     assert Table not in copied
+
+
+# -- the start-up self-check ---------------------------------------------------------------
+
+
+def _in_process_app() -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from scout_service.store._moto_server import serialized
+
+    return serialized(DomainDispatcherApplication(create_backend_app))
+
+
+def test_the_start_up_check_passes_on_the_patched_moto() -> None:
+    from scout_service.store._moto_server import check_transactions_roll_back
+
+    back_up_items_not_tables()
+    check_transactions_roll_back(_in_process_app())  # raises if anything stayed behind
+
+
+def test_the_start_up_check_catches_a_rollback_that_leaves_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb import models
+
+    from scout_service.store._moto_server import RollbackBroken, check_transactions_roll_back
+
+    back_up_items_not_tables()
+    working = models.DynamoDBBackend.transact_write_items
+
+    def leaky(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        working(self, transact_items[:1])  # the first change lands outside the transaction
+        working(self, transact_items)
+
+    monkeypatch.setattr(models.DynamoDBBackend, "transact_write_items", leaky)
+    with pytest.raises(RollbackBroken, match="left changes behind"):
+        check_transactions_roll_back(_in_process_app())

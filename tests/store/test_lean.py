@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime
 import http.server
 import json
+import socket
 import threading
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,9 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scout_service.errors import Unavailable
-from scout_service.store import DynamoStore
+from scout_service.store import DynamoStore, _lean
 from scout_service.store._access import make_client
-from scout_service.store._lean import LeanReads, Signer, host_header
+from scout_service.store._lean import LeanReads, Signer, host_header, register
 from scout_service.store.table import create_table
 from tests.conftest import REGION
 
@@ -244,8 +246,38 @@ def test_only_a_botocore_client_with_v4_credentials_qualifies(dynamodb_endpoint:
     ).client("dynamodb", config=Config(account_id_endpoint_mode="required"))
     assert LeanReads.for_client(per_account) is None
 
-    client._request_signer._credentials = None  # no credentials found anywhere
+    class NoCredentials:
+        def get_credentials(self) -> None:
+            return None  # none found anywhere: botocore raises its own error
+
+    register(client, NoCredentials())
     assert LeanReads.for_client(client) is None
+    unregistered = boto3.session.Session(
+        aws_access_key_id="a", aws_secret_access_key="b", region_name=REGION
+    ).client("dynamodb", endpoint_url=dynamodb_endpoint)
+    assert LeanReads.for_client(unregistered) is None  # no session known: botocore alone
+
+
+def test_it_signs_with_the_sessions_credentials_on_public_apis_only(
+        dynamodb_endpoint: str) -> None:
+    session = boto3.session.Session(aws_access_key_id="a", aws_secret_access_key="b",
+                                    region_name=REGION)
+    client = session.client("dynamodb", endpoint_url=dynamodb_endpoint, config=Config(
+        max_pool_connections=3, connect_timeout=1.5, read_timeout=4, tcp_keepalive=True))
+    register(client, session)
+    lean = LeanReads.for_client(client)
+    assert lean is not None
+    # The very object botocore refreshes, from the session's public accessor.
+    assert lean._credentials is session.get_credentials()
+    http = lean._http
+    assert http is not None and http is not getattr(client, "_endpoint", None)
+    assert http._timeout.connect_timeout == 1.5 and http._timeout.read_timeout == 4
+    assert http._max_pool_connections == 3
+    assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in http._socket_options
+    source = (Path(_lean.__file__)).read_text(encoding="utf-8")
+    for private in ("_request_signer", "client._", "meta._", "_client_config"):
+        assert private not in source, private
+    lean.close()
 
 
 # -- refusals from an endpoint that answers what the test says -----------------------------

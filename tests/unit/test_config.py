@@ -98,9 +98,13 @@ def test_bad_value_stops_start_up(
 def test_readme_documents_every_variable() -> None:
     from pathlib import Path
 
+    from scout_service.config import options_markdown
+
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     missing = [o.env[0] for o in OPTIONS if f"`{o.env[0]}`" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+    assert options_markdown() in readme, (
+        "README's configuration table differs from config.OPTIONS: run 'make readme-config'")
 
 
 def test_event_loop_choice() -> None:
@@ -150,3 +154,27 @@ def test_document_limits_reach_the_runner() -> None:
                 {"SCOUT_DOCUMENT_WORKERS": "0"}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             load_settings(bad)
+
+
+def test_connection_age_becomes_server_options() -> None:
+    from scout_service.server import SERVER_OPTIONS, server_options
+
+    assert server_options(load_settings({})) == SERVER_OPTIONS
+    options = dict(server_options(load_settings({"SCOUT_MAX_CONNECTION_AGE_S": "300",
+                                                 "SCOUT_MAX_CONNECTION_AGE_GRACE_S": "30"})))
+    assert options["grpc.max_connection_age_ms"] == 300_000
+    assert options["grpc.max_connection_age_grace_ms"] == 30_000
+    no_grace = dict(server_options(load_settings({"SCOUT_MAX_CONNECTION_AGE_S": "60"})))
+    assert "grpc.max_connection_age_grace_ms" not in no_grace
+
+
+def test_api_keys_never_show_in_a_repr() -> None:
+    from scout_service.wiring import provider_settings
+
+    settings = load_settings({"SCOUT_MODEL_PROVIDER": "anthropic",
+                              "ANTHROPIC_API_KEY": "sk-ant-SECRET", "OPENAI_API_KEY": "sk-SECRET",
+                              "SCOUT_TAVILY_API_KEY": "tvly-SECRET"})
+    assert "SECRET" not in repr(settings)
+    provider = provider_settings(settings)
+    assert provider.anthropic_api_key == "sk-ant-SECRET"  # revealed only where it is sent
+    assert "SECRET" not in repr(provider)

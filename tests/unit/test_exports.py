@@ -220,7 +220,7 @@ def test_pdf_unavailable_names_what_to_install(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # makes `import weasyprint` fail
     with pytest.raises(ExportUnavailableError) as info:
         render_pdf(SESSION_ID, _reports(), GENERATED_AT)
-    assert "pip install weasyprint==70.0" in str(info.value)
+    assert "pip install 'scout-service[pdf]'" in str(info.value)
     assert "libpango-1.0-0" in str(info.value)
     with pytest.raises(ExportUnavailableError):
         render_zip(SESSION_ID, _reports(), GENERATED_AT)

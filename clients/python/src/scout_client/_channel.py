@@ -61,14 +61,23 @@ RETRY_POLICY: Final[dict[str, Any]] = {
 }
 
 
+# Retries pause once failures outweigh successes (a bucket of 10 tokens: each failed call
+# takes 1, each success gives 0.1 back, retries need more than 5 left), so a fleet of
+# clients does not multiply the load on replicas that are already failing.
+RETRY_THROTTLING: Final[dict[str, Any]] = {"maxTokens": 10, "tokenRatio": 0.1}
+
+
 def service_config() -> str:
-    """Return the gRPC service config (JSON) with the retry policy."""
+    """Return the gRPC service config (JSON): the retry policy and its throttling."""
     names = [
         {"service": service, "method": method}
         for service, methods in RETRIED_METHODS.items()
         for method in methods
     ]
-    return json.dumps({"methodConfig": [{"name": names, "retryPolicy": RETRY_POLICY}]})
+    return json.dumps({
+        "methodConfig": [{"name": names, "retryPolicy": RETRY_POLICY}],
+        "retryThrottling": RETRY_THROTTLING,
+    })
 
 
 ChannelOption: TypeAlias = tuple[str, Any]

@@ -272,6 +272,22 @@ def start_research(
     return Unary(lambda s: s.research.StartResearch, request, _run)
 
 
+def ask_question(session_id: str, question: str, request_id: str | None
+                 ) -> research_pb2.AskQuestionRequest:
+    """The request of AskQuestion, with a fresh request_id unless given."""
+    return research_pb2.AskQuestionRequest(
+        session_id=session_id, question=question, request_id=new_request_id(request_id))
+
+
+def list_questions(
+    session_id: str, page_size: int, page_token: str
+) -> Unary[research_pb2.ListQuestionsResponse]:
+    """ListQuestions: one page."""
+    request = research_pb2.ListQuestionsRequest(
+        session_id=session_id, page_size=page_size, page_token=page_token)
+    return Unary(lambda s: s.research.ListQuestions, request, _itself)
+
+
 def get_run(session_id: str, run_id: str) -> Unary[research_pb2.Run]:
     """GetRun."""
     request = research_pb2.GetRunRequest(session_id=session_id, run_id=run_id)

@@ -661,6 +661,31 @@ def cmd_findings(client: ScoutClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ask(client: ScoutClient, args: argparse.Namespace) -> int:
+    for message in client.ask(args.session, args.question, request_id=args.request_id):
+        event = message.WhichOneof("event")
+        if args.json:
+            if event == "answer":
+                print_json({"answer": to_dict(message.answer)})
+        elif event == "progress":
+            print(f"… {message.progress}", file=sys.stderr, flush=True)
+        elif event == "text_delta":
+            print(message.text_delta, end="", flush=True)
+        elif event == "answer" and not message.answer.answer.endswith("\n"):
+            print()
+    return EXIT_OK
+
+
+def cmd_questions(client: ScoutClient, args: argparse.Namespace) -> int:
+    answers = list(client.iter_questions(args.session))
+    if args.json:
+        print_json({"answers": [to_dict(a) for a in answers]})
+        return EXIT_OK
+    _table(((a.question_id, _time(a.create_time), a.question[:70]) for a in answers),
+           ("ID", "ASKED", "QUESTION"))
+    return EXIT_OK
+
+
 def cmd_report_put(client: ScoutClient, args: argparse.Namespace) -> int:
     content = _read_text(args.file)
     report = client.put_report(args.session, args.kind, content, request_id=args.request_id)
@@ -932,6 +957,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(commands, "sources", cmd_sources, "list what the agents of a run read")
     sub.add_argument("session")
     sub.add_argument("--run", help="the run (default: the session's latest)")
+
+    sub = command(commands, "ask", cmd_ask,
+                  "ask a follow-up question about the dossier (the answer streams)")
+    sub.add_argument("session")
+    sub.add_argument("question")
+    sub.add_argument("--request-id", help="idempotency key (default: a fresh UUID)")
+
+    sub = command(commands, "questions", cmd_questions, "list the questions asked so far")
+    sub.add_argument("session")
 
     sub = command(commands, "findings", cmd_findings,
                   "show the typed findings (verdict, market sizes, prices, obligations)")

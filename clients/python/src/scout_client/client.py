@@ -457,6 +457,38 @@ class ScoutClient:
         call = rpc.start_research(session_id, request_id, file_names, asked)
         return self._call(call, timeout)
 
+    def ask(
+        self, session_id: str, question: str, request_id: str | None = None, *,
+        timeout: Timeout = DEFAULT,
+    ) -> Iterator[research_pb2.AskQuestionResponse]:
+        """Ask a follow-up question about the dossier; yield the answer's stream.
+
+        Messages carry `progress` (what the agent does), then `text_delta`
+        pieces of the verified answer, then `answer` (the stored
+        QuestionAnswer with its sources). Safe to retry with the same
+        request_id: the stored answer streams again.
+        """
+        request = rpc.ask_question(session_id, question, request_id)
+        call = self._stream(self._stubs.research.AskQuestion, request, timeout)
+        try:
+            yield from call
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def list_questions(
+        self, session_id: str, page_size: int = 0, page_token: str = "", *,
+        timeout: Timeout = DEFAULT,
+    ) -> research_pb2.ListQuestionsResponse:
+        """Return one page of the session's answered questions, oldest first."""
+        return self._call(rpc.list_questions(session_id, page_size, page_token), timeout)
+
+    def iter_questions(
+        self, session_id: str, page_size: int = 0, *, timeout: Timeout = DEFAULT
+    ) -> Iterator[research_pb2.QuestionAnswer]:
+        """Yield every answered question of the session, oldest first."""
+        fetch = partial(self.list_questions, session_id, page_size, timeout=timeout)
+        return rpc.walk_pages(fetch, lambda page: page.answers)
+
     def get_run(
         self, session_id: str, run_id: str, *, timeout: Timeout = DEFAULT
     ) -> research_pb2.Run:

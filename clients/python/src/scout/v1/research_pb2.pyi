@@ -252,3 +252,59 @@ class StreamProgressResponse(_message.Message):
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: ProgressEvent
     def __init__(self, event: _Optional[_Union[ProgressEvent, _Mapping]] = ...) -> None: ...
+
+class AskQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "question", "request_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question: str
+    request_id: str
+    def __init__(self, session_id: _Optional[str] = ..., question: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class AskQuestionResponse(_message.Message):
+    __slots__ = ("progress", "text_delta", "answer")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    progress: str
+    text_delta: str
+    answer: QuestionAnswer
+    def __init__(self, progress: _Optional[str] = ..., text_delta: _Optional[str] = ..., answer: _Optional[_Union[QuestionAnswer, _Mapping]] = ...) -> None: ...
+
+class QuestionAnswer(_message.Message):
+    __slots__ = ("question_id", "question", "answer", "sources", "create_time", "request_id", "author")
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    question: str
+    answer: str
+    sources: _containers.RepeatedCompositeFieldContainer[_types_pb2.Source]
+    create_time: _timestamp_pb2.Timestamp
+    request_id: str
+    author: str
+    def __init__(self, question_id: _Optional[str] = ..., question: _Optional[str] = ..., answer: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[_types_pb2.Source, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., author: _Optional[str] = ...) -> None: ...
+
+class ListQuestionsRequest(_message.Message):
+    __slots__ = ("session_id", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListQuestionsResponse(_message.Message):
+    __slots__ = ("answers", "next_page_token")
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[QuestionAnswer]
+    next_page_token: str
+    def __init__(self, answers: _Optional[_Iterable[_Union[QuestionAnswer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -61,6 +61,16 @@ class ResearchServiceStub:
                 request_serializer=scout_dot_v1_dot_research__pb2.StreamProgressRequest.SerializeToString,
                 response_deserializer=scout_dot_v1_dot_research__pb2.StreamProgressResponse.FromString,
                 _registered_method=True)
+        self.AskQuestion = channel.unary_stream(
+                '/scout.v1.ResearchService/AskQuestion',
+                request_serializer=scout_dot_v1_dot_research__pb2.AskQuestionRequest.SerializeToString,
+                response_deserializer=scout_dot_v1_dot_research__pb2.AskQuestionResponse.FromString,
+                _registered_method=True)
+        self.ListQuestions = channel.unary_unary(
+                '/scout.v1.ResearchService/ListQuestions',
+                request_serializer=scout_dot_v1_dot_research__pb2.ListQuestionsRequest.SerializeToString,
+                response_deserializer=scout_dot_v1_dot_research__pb2.ListQuestionsResponse.FromString,
+                _registered_method=True)
 
 
 class ResearchServiceServicer:
@@ -106,6 +116,24 @@ class ResearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AskQuestion(self, request, context):
+        """Answers a follow-up question about the session's dossier, grounded in its
+        reports and documents and citing [S#] sources the server verified. The
+        stream says what the answering agent does, then sends the verified
+        answer's text in pieces, then the stored answer. Idempotent on
+        request_id; FAILED_PRECONDITION before any report exists.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuestions(self, request, context):
+        """Lists the session's answered questions, oldest first, page by page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +161,16 @@ def add_ResearchServiceServicer_to_server(servicer, server):
                     servicer.StreamProgress,
                     request_deserializer=scout_dot_v1_dot_research__pb2.StreamProgressRequest.FromString,
                     response_serializer=scout_dot_v1_dot_research__pb2.StreamProgressResponse.SerializeToString,
+            ),
+            'AskQuestion': grpc.unary_stream_rpc_method_handler(
+                    servicer.AskQuestion,
+                    request_deserializer=scout_dot_v1_dot_research__pb2.AskQuestionRequest.FromString,
+                    response_serializer=scout_dot_v1_dot_research__pb2.AskQuestionResponse.SerializeToString,
+            ),
+            'ListQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuestions,
+                    request_deserializer=scout_dot_v1_dot_research__pb2.ListQuestionsRequest.FromString,
+                    response_serializer=scout_dot_v1_dot_research__pb2.ListQuestionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +310,60 @@ class ResearchService:
             '/scout.v1.ResearchService/StreamProgress',
             scout_dot_v1_dot_research__pb2.StreamProgressRequest.SerializeToString,
             scout_dot_v1_dot_research__pb2.StreamProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AskQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scout.v1.ResearchService/AskQuestion',
+            scout_dot_v1_dot_research__pb2.AskQuestionRequest.SerializeToString,
+            scout_dot_v1_dot_research__pb2.AskQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scout.v1.ResearchService/ListQuestions',
+            scout_dot_v1_dot_research__pb2.ListQuestionsRequest.SerializeToString,
+            scout_dot_v1_dot_research__pb2.ListQuestionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
