@@ -30,7 +30,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import delivery_bench, hostile_docs_bench, results, run_cost, streams_bench
+from bench import (
+    delivery_bench,
+    evidence_bench,
+    hostile_docs_bench,
+    results,
+    run_cost,
+    streams_bench,
+)
 from bench import floor as fl
 from bench.common import Replica, Row, Target, format_table, load_average, log
 from bench.counting_proxy import CountingProxy
@@ -399,6 +406,8 @@ def measure(mode: Mode) -> Run:
         with run.section("hostile documents"):
             run.add(hostile_docs_bench.measure(endpoint, table, TOKEN, token_env(),
                                                quick=mode.quick))
+    with run.section("research with evidence"):
+        run.add(evidence_bench.measure(quick=mode.quick))
     other_benches(run)
     return run
 

@@ -111,7 +111,10 @@ class OfflineModel(Model):
                                                cancel_signal):
                 yield event
             return
-        if result is None and search is not None:
+        shown_whole = result is None and prompts.find_inline_sources(
+            "\n".join(_block_text(b) for m in messages if m["role"] == "user"
+                      for b in m["content"] if "text" in b)) is not None
+        if result is None and search is not None and not shown_whole:
             web = WEB_SEARCH_TOOL in {spec["name"] for spec in tool_specs or []}
             async for event in self._search_turn(search, messages, input_tokens, cancel_signal,
                                                  web=web):
@@ -266,10 +269,11 @@ class OfflineModel(Model):
             _block_text(block) for m in messages if m["role"] == "user" for block in m["content"]
             if "text" in block
         )
-        retrieved = analysis.retrieved_text(
-            _block_text(block) for m in messages if m["role"] == "user" for block in m["content"]
-            if "toolResult" in block
-        )
+        inline = prompts.find_inline_sources(prompt)
+        retrieved = analysis.retrieved_text([
+            *([inline] if inline else []),
+            *(_block_text(block) for m in messages if m["role"] == "user"
+              for block in m["content"] if "toolResult" in block)])
         return prompt, retrieved or prompts.find_plan(prompt) or prompt
 
     def _write(self, messages: Messages) -> str:
