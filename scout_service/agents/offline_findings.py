@@ -262,8 +262,9 @@ def _competitors(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatT
         if not (p.is_row and p.header and _COMPETITOR_HEADER.search(p.header[0])):
             continue
         name = re.sub(r"\s*\(.*?\)\s*", " ", p.cells[0]).strip(" *")
-        if not name or name.casefold() in ("total", "others", "n/a"):
-            continue
+        if not name or name.casefold() in ("total", "others", "n/a") or any(
+                name.startswith(o) for o in own):
+            continue  # the plan's own offer listed next to its competitors is not one
         entry = found.setdefault(name.casefold(), {
             "name": _cap(name, 200), "kind": "direct", "price_points": [],
             "strengths": [], "weaknesses": [], "source_ids": []})
