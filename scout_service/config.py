@@ -267,11 +267,6 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_DOCUMENT_WORKERS",), "document_workers", "2", _int(1, 64),
            "Worker processes reading PDFs and .docx files: files read at once on this "
            "replica (started on first use).", "limits"),
-    Option(("SCOUT_INLINE_CORPUS_CHARS",), "inline_corpus_chars", "24000",
-           _int(0, 200_000),
-           "Documents of a run at most this long (characters) go into the agents' prompts whole, "
-           "every passage with its source id, instead of being searched; 0 always searches.",
-           "limits"),
     Option(("SCOUT_MAX_STREAMS",), "max_streams", "10000", _int(1, 1_000_000),
            "Progress streams open at once on this replica.", "limits"),
     Option(("SCOUT_MAX_STREAMS_PER_PRINCIPAL",), "max_streams_per_principal", "2000",
@@ -403,7 +398,6 @@ class Settings:
     document_timeout_s: float = 30
     document_memory_mb: int = 1024
     document_workers: int = 2
-    inline_corpus_chars: int = 24_000
     max_streams: int = 10_000
     max_streams_per_principal: int = 2000
     rate_limit_rps: float = 200

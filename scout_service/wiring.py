@@ -57,7 +57,6 @@ def runner_settings(s: Settings) -> RunnerSettings:
         document_timeout_s=s.document_timeout_s,
         document_memory_mb=s.document_memory_mb,
         document_workers=s.document_workers,
-        inline_corpus_chars=s.inline_corpus_chars,
     )
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from strands import Agent
+from strands.tools.executors import SequentialToolExecutor
 from strands.types.exceptions import StructuredOutputException
 
 from scout_service import tracing
@@ -116,8 +117,6 @@ class RunnerSettings:
     max_cached_corpora: int = 16
     # Searches one agent may make, and refused saves before it fails.
     max_searches_per_agent: int = 40
-    # Documents this short are shown whole in the prompts instead of searched.
-    inline_corpus_chars: int = 24_000
     max_save_refusals: int = 3
     # Time the text extraction of one file may take before the rest is left out
     # (checked between pages), and the hard limits of the worker process reading
@@ -764,23 +763,17 @@ class ResearchRunner:
             lr.web = self._web() if brief.web_search is not False else None
         digest = documents.digest
         ran = brief.specialists
-        inline = ""
-        if 0 < documents.index.chars <= self._settings.inline_corpus_chars:
-            # Short documents: every passage a source of the run, shown whole in the prompt
-            # (a search per outline section would cost more than the text itself).
-            passages = await asyncio.to_thread(documents.index.all_passages)
-            shown = await lr.sources.register(passages, reader=(ran or (ReportKind.FINAL,))[0])
-            inline = prompts.inline_documents(shown)
         todo = [k for k in ran if k not in kept]
         if self._settings.sequential_specialists:
             for kind in todo:
                 if lr.stop is not None:
                     return
                 await self._agents_step(
-                    lr, {kind: prompts.research_prompt(kind, digest, brief=brief, inline=inline)})
+                    lr, {kind: prompts.research_prompt(kind, digest, brief=brief)})
         else:
-            await self._agents_step(lr, {
-                k: prompts.research_prompt(k, digest, brief=brief, inline=inline) for k in todo})
+            await self._agents_step(
+                lr, {k: prompts.research_prompt(k, digest, brief=brief) for k in todo}
+            )
         if lr.stop is not None or ReportKind.FINAL in kept:
             return
         if not any(lr.run.agent(k).state is AgentState.SUCCEEDED for k in ran):
@@ -811,7 +804,7 @@ class ResearchRunner:
             else:
                 missing[kind] = status.error or status.state.value.lower()
         await self._agents_step(lr, {ReportKind.FINAL: prompts.synthesis_prompt(
-            reports, missing, digest=digest, brief=brief, inline=inline)})
+            reports, missing, digest=digest, brief=brief)})
 
     async def _adopt(self, lr: _LocalRun, report: Report) -> str:
         """An earlier report's text for this run's synthesis, its [S#] renumbered here."""
@@ -865,12 +858,18 @@ class ResearchRunner:
                                    max_searches=self._settings.max_searches_per_agent,
                                    web=lr.web)
         # The findings schema, refusing source ids that are not the run's.
-        findings_model = findings.bind(kind, lr.sources.known)
+        # Taken only after the save tool accepted the report: the model may call both in
+        # one turn (the tools run in the order called), which saves a whole model request.
+        findings_model = findings.bind(kind, lr.sources.known, lambda: None if (
+            outcome.accepted is not None) else (
+            f"the {kind.title.lower()} has not been accepted yet: call "
+            f"{prompts.save_tool_name(kind)} first (or again, fixing what it reported)"))
         agent = Agent(
             model=self._model_factory(kind),
             tools=[*make_research_tools(research), make_save_tool(binding, outcome)],
             system_prompt=prompts.system_prompt(kind),
             callback_handler=None,
+            tool_executor=SequentialToolExecutor(),
             hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources),
                                  max_findings_refusals=self._settings.max_save_refusals),
                    *([BudgetHooks(lr.run.brief.max_tokens, lr.tokens_used, outcome)]

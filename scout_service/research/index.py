@@ -75,19 +75,6 @@ class CorpusIndex:
         """Passages in all files."""
         return sum(f.passages for f in self.files)
 
-    @property
-    def chars(self) -> int:
-        """Characters of text in all files."""
-        return sum(f.chars for f in self.files)
-
-    def all_passages(self) -> list[Passage]:
-        """Every passage, file by file in reading order (for a corpus small enough to show)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT file_name, file_sha256, ordinal, body, start, end, section, page "
-                "FROM passages ORDER BY id").fetchall()
-        return [_passage(row) for row in rows]
-
     def search(self, query: str, *, limit: int) -> list[Hit]:
         """The best ``limit`` passages for the words of ``query`` (any of them, BM25)."""
         terms = list(dict.fromkeys(t.lower() for t in _TERM.findall(query)))[:MAX_QUERY_TERMS]

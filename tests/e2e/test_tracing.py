@@ -61,7 +61,6 @@ async def test_a_research_run_is_one_trace(exporter: InMemorySpanExporter,
         "SCOUT_CREATE_TABLE": "true", "SCOUT_LISTEN_ADDRESS": "127.0.0.1:0",
         "SCOUT_METRICS_ADDRESS": "off", "SCOUT_AUTH_TOKENS": token_env(),
         "SCOUT_OTEL_ENABLED": "true", "HOME": "/nonexistent",
-        "SCOUT_INLINE_CORPUS_CHARS": "0",  # the agents search, so a tool span exists
     })
     deps = await build_deps(settings)
     app = ScoutApp(settings, deps)
