@@ -90,6 +90,7 @@ class AgentState(enum.Enum):
 class EventType(enum.Enum):
     """Kinds of progress events; the last three are terminal."""
 
+    RUN_QUEUED = "RUN_QUEUED"
     RUN_STARTED = "RUN_STARTED"
     AGENT_STARTED = "AGENT_STARTED"
     TOOL_CALL = "TOOL_CALL"
@@ -322,6 +323,9 @@ class Run:
     lease_expires_at: float = 0.0
     version: int = 0
     brief: Brief = field(default_factory=lambda: Brief())
+    # A QUEUED run's place in the fleet's queue (1: claimed next), worked out
+    # when the run is read for a caller; 0 otherwise. Never stored.
+    queue_position: int = field(default=0, compare=False)
 
     @property
     def usage(self) -> TokenUsage:
