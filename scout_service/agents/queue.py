@@ -10,16 +10,19 @@ writing itself in as the lease owner, conditional on the version it read.
 
 ``claim_order`` makes that order fair across callers: runs whose replica
 died come first (they have started; their agents' work is saved), then the
-callers take turns: every caller's oldest waiting run, oldest of those first,
-then every caller's second oldest, and so on. A burst of one caller is
-interleaved with the others' runs instead of served before them.
-``GetRun`` reports a queued run's place in this same order.
+callers take turns. A run is queued with its turn (``Run.queue_turn``): how
+many runs of the same owner were waiting when it was queued. Runs are
+claimed by turn, and by age within a turn: every caller's first waiting run,
+oldest of those first, then every caller's second, and so on. A burst of one
+caller is interleaved with the others' runs instead of served before them,
+and a run's turn does not change as the runs before it are claimed, so a
+caller who arrives later still gets the next turn. ``GetRun`` reports a
+queued run's place in this same order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,16 +31,18 @@ from scout_service.domain import Run, RunState
 
 def claim_order(waiting: Sequence[Run]) -> list[Run]:
     """The waiting runs in the order replicas claim them (see the module docstring)."""
-    rank: collections.Counter[str] = collections.Counter()
     keyed = []
     for position, run in enumerate(waiting):  # the index's order: oldest lease first
         if run.state.is_terminal:
             continue
         resumed = run.state is not RunState.QUEUED
-        keyed.append(((0 if resumed else 1, 0 if resumed else rank[run.owner], position), run))
-        if not resumed:
-            rank[run.owner] += 1
+        keyed.append(((0 if resumed else 1, 0 if resumed else run.queue_turn, position), run))
     return [run for _, run in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def turn_of(waiting: Sequence[Run], owner: str) -> int:
+    """The turn of a run ``owner`` queues now: the owner's runs waiting already."""
+    return sum(1 for run in waiting if run.owner == owner and run.state is RunState.QUEUED)
 
 
 def queue_position(waiting: Sequence[Run], run_id: str) -> int:

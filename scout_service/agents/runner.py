@@ -43,7 +43,7 @@ from scout_service import tracing
 from scout_service.agents import prompts
 from scout_service.agents.hooks import BudgetHooks, ProgressHooks
 from scout_service.agents.ids import uuid7
-from scout_service.agents.queue import Slots, Ticket, claim_order, queue_position
+from scout_service.agents.queue import Slots, Ticket, claim_order, queue_position, turn_of
 from scout_service.agents.recorder import (
     EventLogUnavailable,
     EventRecorder,
@@ -400,6 +400,7 @@ class ResearchRunner:
                 brief=brief,
                 lease_owner=self._replica_id,
                 lease_expires_at=now + self._settings.lease_seconds,
+                queue_turn=0 if ticket is not None else turn_of(waiting, session.owner),
             )
             stored = await self._store.create_run(run)
         except BaseException:
@@ -417,15 +418,16 @@ class ResearchRunner:
         if ticket is not None:
             self._launch(_LocalRun(stored, ticket, recorder=recorder, documents=documents))
             return stored
-        return await self._enqueue(stored, recorder, place=len(waiting) + 1)
+        return await self._enqueue(stored, recorder,
+                                   place=queue_position([*waiting, stored], stored.run_id))
 
     async def _enqueue(self, run: Run, recorder: EventRecorder, *, place: int) -> Run:
         """Record RUN_QUEUED, then release the lease: the run is in the queue from now on."""
         try:
             await recorder.emit(
                 EventType.RUN_QUEUED,
-                f"Queued: every slot is busy; {place - 1} run(s) wait before this one in the "
-                "fleet's queue.",
+                f"Queued: every slot is busy; {place - 1} run(s) will be claimed before this "
+                "one from the fleet's queue.",
                 attributes={"queue_position": str(place)})
         except (EventLogUnavailable, RunTakenOver):
             # Not stored: the run still waits; its lease runs out and it is claimed then.
