@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from scout.v1 import research_pb2
-from scout_client import AsyncScoutClient
+from scout_client import AsyncScoutClient, ResourceExhaustedError
 from tests.support.server import ROOT, TOKENS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -179,3 +179,40 @@ async def first_events(client: AsyncScoutClient, sid: str, run_id: str) -> list[
         pass
     return got
 
+
+
+def test_queued_runs_show_their_place_cancel_where_they_wait_and_the_queue_has_a_bound(  # type: ignore[no-untyped-def]
+    start_server,
+) -> None:
+    env = {**replica_env("solo", "250"), "SCOUT_MAX_CONCURRENT_RUNS": "1",
+           "SCOUT_MAX_QUEUED_RUNS": "3"}
+    a = start_server(env)
+
+    async def scenario() -> None:
+        async with AsyncScoutClient(a.address, token=TOKEN) as alice, \
+                AsyncScoutClient(a.address, token=TOKENS["bob"]) as bob:
+            mine = [await new_session(alice) for _ in range(3)]
+            running, second, third = [await alice.start_research(sid) for sid in mine]
+            late = await bob.start_research(await new_session(bob))
+            assert running.state == T.RUN_STATE_RUNNING
+            assert [r.state for r in (second, third, late)] == [T.RUN_STATE_QUEUED] * 3
+            # bob came last but takes his turn before alice's second waiting run.
+            places = {name: (await client.get_run(r.session_id, r.run_id)).queue_position
+                      for name, client, r in (("second", alice, second),
+                                              ("third", alice, third), ("late", bob, late))}
+            assert places == {"second": 1, "late": 2, "third": 3}, places
+            with pytest.raises(ResourceExhaustedError) as full:
+                await bob.start_research(await new_session(bob))
+            assert full.value.reason == "RUN_QUEUE_FULL"
+            assert full.value.metadata["queue_depth"] == "3", full.value.metadata
+
+            cancelled = await alice.cancel_run(third.session_id, third.run_id)
+            assert cancelled.state == T.RUN_STATE_CANCELLED
+            events = await events_of(alice, third.session_id, third.run_id)
+            assert [e.type for e in events] == [RUN_QUEUED, T.PROGRESS_EVENT_TYPE_RUN_CANCELLED]
+            assert events[0].attributes["queue_position"] == "2"  # then: behind second only
+            assert (await bob.get_run(late.session_id, late.run_id)).queue_position == 2
+            for client, r in ((alice, running), (alice, second), (bob, late)):
+                await client.cancel_run(r.session_id, r.run_id)
+
+    asyncio.run(asyncio.wait_for(scenario(), 120))
