@@ -293,7 +293,9 @@ class ResearchRunner:
         another run is in progress, or the brief asks for web search that is not
         configured (``WEB_SEARCH_UNAVAILABLE``); ``ResourceExhausted`` for too many files
         (``TOO_MANY_FILES``), too many unfinished runs of the session's owner
-        here (``TOO_MANY_RUNS``) or a full queue (``RUN_QUEUE_FULL``).
+        executing here or queued (``TOO_MANY_RUNS``) or a full fleet-wide queue
+        (``RUN_QUEUE_FULL``, with ``queue_depth``). The run returned is RUNNING
+        here or QUEUED with its ``queue_position``.
         """
         if self._closing:
             raise Unavailable("this replica is shutting down; retry on another",
