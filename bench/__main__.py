@@ -3,7 +3,7 @@
 One run, one DynamoDB endpoint (moto's server, ``EmbeddedDynamo``), one
 table. Floors and Scout are measured on it back to back; see ``rpc_bench``,
 ``streams_bench``, ``run_cost``, ``hostile_docs_bench`` and ``floor`` for what
-each row compares.
+each row compares, and ``slots_bench`` for the run-slot row.
 The other engineers' benches (``store_bench``, ``progress_bench``,
 ``research_bench``) join the table when present.
 
@@ -36,6 +36,7 @@ from bench import (
     hostile_docs_bench,
     results,
     run_cost,
+    slots_bench,
     streams_bench,
 )
 from bench import floor as fl
@@ -408,6 +409,11 @@ def measure(mode: Mode) -> Run:
                                                quick=mode.quick))
     with run.section("research with evidence"):
         run.add(evidence_bench.measure(quick=mode.quick))
+    with run.section("run slots with a network model"):
+        # The default of SCOUT_MAX_CONCURRENT_NETWORK_RUNS, held at once (~20 s).
+        run.add(slots_bench.rows(slots_bench.measure(
+            [2] if mode.quick else [slots_bench.DEFAULT_SLOTS],
+            0.2 if mode.quick else slots_bench.ANSWER_S)))
     other_benches(run)
     return run
 

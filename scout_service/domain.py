@@ -90,6 +90,7 @@ class AgentState(enum.Enum):
 class EventType(enum.Enum):
     """Kinds of progress events; the last three are terminal."""
 
+    RUN_QUEUED = "RUN_QUEUED"
     RUN_STARTED = "RUN_STARTED"
     AGENT_STARTED = "AGENT_STARTED"
     TOOL_CALL = "TOOL_CALL"
@@ -328,6 +329,12 @@ class Run:
     lease_expires_at: float = 0.0
     version: int = 0
     brief: Brief = field(default_factory=lambda: Brief())
+    # The caller's turn in the fleet's queue: how many of the owner's runs were
+    # waiting when this one was queued (``agents/queue.py``, fairness).
+    queue_turn: int = 0
+    # A QUEUED run's place in the fleet's queue (1: claimed next), worked out
+    # when the run is read for a caller; 0 otherwise. Never stored.
+    queue_position: int = field(default=0, compare=False)
 
     @property
     def usage(self) -> TokenUsage:

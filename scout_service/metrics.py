@@ -29,7 +29,7 @@ class Metrics:
             ["method"], buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
         self.runs = Counter(
-            "scout_runs", "Research runs that started or ended on this replica, by state.",
+            "scout_runs", "Research runs queued, started or ended on this replica, by state.",
             ["state"], registry=self.registry,
         )
         self.streams = Gauge(
@@ -93,6 +93,7 @@ class _Sink(Protocol):
 
 
 _RUN_STATES = {
+    EventType.RUN_QUEUED: "QUEUED",
     EventType.RUN_STARTED: "RUNNING",
     EventType.RUN_COMPLETED: "SUCCEEDED",
     EventType.RUN_FAILED: "FAILED",

@@ -14,7 +14,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from scout_service.domain import (
     ReportKind,
     ReportSource,
     Run,
+    RunState,
     Session,
     Source,
 )
@@ -56,6 +57,9 @@ class Runner(Protocol):
 
     async def cancel(self, session_id: str, run_id: str) -> Run:
         """Cancel a run."""
+
+    async def queue_position(self, run: Run) -> int:
+        """A QUEUED run's place in the fleet's queue (1: next); 0 if not waiting."""
 
     def ask(self, session: Session, question: str, request_id: str | None
             ) -> AsyncIterator[AnswerEvent]:
@@ -433,7 +437,10 @@ class ScoutService:
     async def get_run(self, p: Principal, session_id: str, run_id: str) -> Run:
         """One run."""
         await self._check_access(p, session_id)
-        return await self.store.get_run(session_id, run_id)
+        run = await self.store.get_run(session_id, run_id)
+        if run.state is RunState.QUEUED:
+            run = replace(run, queue_position=await self.runner.queue_position(run))
+        return run
 
     async def list_runs(
         self, p: Principal, session_id: str, page_size: int, page_token: str | None

@@ -46,14 +46,16 @@ def provider_settings(s: Settings) -> ProviderSettings:
 def runner_settings(s: Settings) -> RunnerSettings:
     """The research runner's part of the settings."""
     return RunnerSettings(
-        max_concurrent_runs=s.max_concurrent_runs,
+        # A run of the offline model computes; one of a network provider waits.
+        max_concurrent_runs=(s.max_concurrent_runs if s.model_provider == "offline"
+                             else s.max_concurrent_network_runs),
         max_queued_runs=s.max_queued_runs,
         max_runs_per_principal=s.max_runs_per_principal,
         agent_timeout_s=s.agent_timeout_s,
         run_timeout_s=s.run_timeout_s,
         lease_seconds=s.lease_seconds,
         lease_renew_interval_s=max(0.05, s.lease_seconds / 3),
-        resume_scan_interval_s=s.resume_scan_interval_s,
+        claim_interval_s=s.claim_interval_s,
         document_timeout_s=s.document_timeout_s,
         document_memory_mb=s.document_memory_mb,
         document_workers=s.document_workers,

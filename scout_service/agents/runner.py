@@ -1,7 +1,10 @@
 """Research runs: four specialist agents in parallel, then the synthesis agent.
 
-A run executes as asyncio tasks on the replica that accepted it (or took it
-over). Each agent is a fresh strands ``Agent`` with its own model instance,
+A run executes as asyncio tasks on whichever replica claims it. The
+replica that accepts ``StartResearch`` runs it at once when it has a free
+slot; otherwise the run waits in the fleet's queue (``agents/queue.py``:
+stored QUEUED with no lease owner) and any replica with a free slot claims
+it. Each agent is a fresh strands ``Agent`` with its own model instance,
 its system prompt, its save tool bound to the run's session and report
 kind, and hooks that record progress. The run's state lives in the store
 and changes only by conditional writes (``Run.version``), so exactly one
@@ -10,11 +13,13 @@ replica executes a run at a time:
 - the owner renews its lease every ``lease_renew_interval_s``; a renewal
   that loses its write reads the stored run and so notices a cancel
   requested through another replica, or that the run was taken over;
-- every replica scans for runs whose lease expired and claims them with a
-  conditional write; it then re-runs only the agents whose report for this
-  run is not saved, and continues the run's event sequence;
-- ``shutdown`` stops the local agents and hands the runs back at once
-  (lease released, state unchanged) for another replica or a restart.
+- every replica with a free slot reads the queue once per
+  ``claim_interval_s`` (queued runs, and runs whose lease expired) and
+  claims runs with a conditional write; a resumed run re-runs only the
+  agents whose report for this run is not saved, and continues the run's
+  event sequence;
+- ``shutdown`` stops claiming and the local agents and hands the runs back
+  at once (lease released, state unchanged) for another replica or a restart.
 
 Nothing here logs document text, prompts or reports: ids and states only.
 """
@@ -39,6 +44,7 @@ from scout_service import tracing
 from scout_service.agents import prompts
 from scout_service.agents.hooks import BudgetHooks, ProgressHooks
 from scout_service.agents.ids import uuid7
+from scout_service.agents.queue import Slots, Ticket, claim_order, queue_position, turn_of
 from scout_service.agents.recorder import (
     EventLogUnavailable,
     EventRecorder,
@@ -95,12 +101,13 @@ ModelFactory = Callable[[ReportKind], Any]
 class RunnerSettings:
     """Limits and timings of research runs on one replica."""
 
-    # Runs executing at once here; more wait as QUEUED.
+    # Runs executing at once here (the wiring picks the offline or the network
+    # provider's setting); more wait in the fleet's queue.
     max_concurrent_runs: int = 4
-    # Runs waiting here before StartResearch answers RESOURCE_EXHAUSTED.
-    max_queued_runs: int = 16
-    # Unfinished runs (executing or queued) one owner may have here
-    # (SCOUT_MAX_RUNS_PER_PRINCIPAL).
+    # Runs waiting in the fleet's queue before StartResearch answers RESOURCE_EXHAUSTED.
+    max_queued_runs: int = 100
+    # Unfinished runs one owner may have executing here or waiting in the fleet's
+    # queue (SCOUT_MAX_RUNS_PER_PRINCIPAL).
     max_runs_per_principal: int = 4
     # Time one agent may take before it is marked FAILED.
     agent_timeout_s: float = 600
@@ -109,8 +116,9 @@ class RunnerSettings:
     # How long a lease holds without renewal before another replica takes over.
     lease_seconds: float = 30
     lease_renew_interval_s: float = 10
-    # How often this replica looks for runs whose lease expired.
-    resume_scan_interval_s: float = 15
+    # How often this replica, while it has a free slot, reads the queue (queued
+    # runs and runs whose lease expired): one query each time.
+    claim_interval_s: float = 1.0
     # Characters of one file's text that are indexed for search.
     max_document_chars: int = 30_000_000
     # Indexes of file sets kept on this replica (each a SQLite file on disk).
@@ -144,70 +152,15 @@ class RunnerSettings:
             raise ValueError("max_runs_per_principal must be >= 1")
         if not 0 < self.lease_renew_interval_s < self.lease_seconds:
             raise ValueError("lease_renew_interval_s must be positive and below lease_seconds")
-        if min(self.agent_timeout_s, self.run_timeout_s, self.resume_scan_interval_s) <= 0:
+        if min(self.agent_timeout_s, self.run_timeout_s, self.claim_interval_s) <= 0:
             raise ValueError("timeouts and intervals must be positive")
 
 
-# -- admission: running slots and the queue --------------------------------------------
-
-
-@dataclass(eq=False)
-class _Ticket:
-    granted: bool
-    future: asyncio.Future[None] | None = None
-    released: bool = False
-
-
-class _Slots:
-    """At most ``limit`` runs execute; up to ``queue_limit`` wait, first come first served."""
-
-    def __init__(self, limit: int, queue_limit: int) -> None:
-        self.limit = limit
-        self.queue_limit = queue_limit
-        self.running = 0
-        self.waiting: collections.deque[_Ticket] = collections.deque()
-
-    def free(self) -> int:
-        return self.limit - self.running if not self.waiting else 0
-
-    def take_now(self) -> _Ticket | None:
-        if self.free() <= 0:
-            return None
-        self.running += 1
-        return _Ticket(granted=True)
-
-    def reserve(self) -> _Ticket:
-        ticket = self.take_now()
-        if ticket is not None:
-            return ticket
-        if len(self.waiting) >= self.queue_limit:
-            raise ResourceExhausted(
-                f"{self.running} research runs are executing and {len(self.waiting)} are queued "
-                "on this replica; retry later",
-                reason="RUN_QUEUE_FULL",
-            )
-        ticket = _Ticket(granted=False, future=asyncio.get_running_loop().create_future())
-        self.waiting.append(ticket)
-        return ticket
-
-    def release(self, ticket: _Ticket) -> None:
-        if ticket.released:
-            return
-        ticket.released = True
-        if not ticket.granted:
-            if ticket in self.waiting:
-                self.waiting.remove(ticket)
-            return
-        while self.waiting:  # hand the slot straight to the next waiting run
-            nxt = self.waiting.popleft()
-            if nxt.future is not None and not nxt.future.done():
-                nxt.granted = True
-                nxt.future.set_result(None)
-                return
-        self.running -= 1
-
-
 # -- one run executing here ------------------------------------------------------------------
+
+# Most waiting runs one read of the queue returns (a bound on its cost; fairness
+# and queue positions look at these oldest ones).
+QUEUE_READ_LIMIT = 1000
 
 # Longest wait between tries to store a finished run's last event.
 TERMINAL_EVENT_MAX_DELAY_S = 5.0
@@ -220,7 +173,7 @@ _LOST = "lost"
 @dataclass(eq=False)
 class _LocalRun:
     run: Run
-    ticket: _Ticket
+    ticket: Ticket
     recorder: EventRecorder | None = None
     documents: Corpus | None = None
     sources: SourceRegistry | None = None
@@ -308,7 +261,7 @@ class ResearchRunner:
         self._replica_id = replica_id
         self._provider_name = provider_name
         self._clock = clock
-        self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
+        self._slots = Slots(settings.max_concurrent_runs)
         self.corpora = CorpusCache(max_entries=settings.max_cached_corpora)
         self.documents = IsolatedExtractor(ExtractionLimits(
             max_chars=settings.max_document_chars,
@@ -341,41 +294,61 @@ class ResearchRunner:
         another run is in progress, or the brief asks for web search that is not
         configured (``WEB_SEARCH_UNAVAILABLE``); ``ResourceExhausted`` for too many files
         (``TOO_MANY_FILES``), too many unfinished runs of the session's owner
-        here (``TOO_MANY_RUNS``) or a full queue (``RUN_QUEUE_FULL``).
+        executing here or queued (``TOO_MANY_RUNS``) or a full fleet-wide queue
+        (``RUN_QUEUE_FULL``, with ``queue_depth``). The run returned is RUNNING
+        here or QUEUED with its ``queue_position``.
         """
         if self._closing:
             raise Unavailable("this replica is shutting down; retry on another",
                               reason="REPLICA_SHUTTING_DOWN")
         sid = session.session_id
         owner = session.owner
-        limit = self._settings.max_runs_per_principal
-        unfinished = self._unfinished_runs_of(owner)
-        if unfinished >= limit:
-            retried = next((lr.run for lr in self._local.values() if request_id is not None
-                            and lr.run.session_id == sid and lr.run.request_id == request_id),
-                           None)
-            if retried is not None:  # a retry of a run still here gets that run
-                return retried
-            raise ResourceExhausted(
-                f"{owner!r} has {unfinished} unfinished research runs on this replica and the "
-                f"limit (SCOUT_MAX_RUNS_PER_PRINCIPAL) is {limit}; wait for one to finish or "
-                "cancel one",
-                reason="TOO_MANY_RUNS",
-                metadata={"limit": "SCOUT_MAX_RUNS_PER_PRINCIPAL"},
-            )
-        # Counted from here until the run is launched (or refused), so that
-        # concurrent calls of one owner cannot all pass the check.
+        # Counted from here until the run is launched or queued (or refused), so
+        # that concurrent calls of one owner cannot all pass the check.
         self._admitting[owner] += 1
         try:
+            waiting = await self._waiting_runs()
+            queued = [r for r in waiting if r.owner == owner and r.state is RunState.QUEUED]
+            unfinished = self._unfinished_runs_of(owner) - 1 + len(queued)
+            limit = self._settings.max_runs_per_principal
+            if unfinished >= limit:
+                retried = next((r for r in (*(lr.run for lr in self._local.values()), *queued)
+                                if request_id is not None and r.session_id == sid
+                                and r.request_id == request_id), None)
+                if retried is not None:  # a retry of a run not finished gets that run
+                    return retried
+                raise ResourceExhausted(
+                    f"{owner!r} has {unfinished} unfinished research runs (executing on this "
+                    f"replica or queued) and the limit (SCOUT_MAX_RUNS_PER_PRINCIPAL) is "
+                    f"{limit}; wait for one to finish or cancel one",
+                    reason="TOO_MANY_RUNS",
+                    metadata={"limit": "SCOUT_MAX_RUNS_PER_PRINCIPAL"},
+                )
             return await self._admit(session, request_id=request_id, file_names=file_names,
-                                     brief=brief or Brief())
+                                     brief=brief or Brief(), waiting=waiting)
         finally:
             self._admitting[owner] -= 1
             if self._admitting[owner] <= 0:
                 del self._admitting[owner]
 
+    async def _waiting_runs(self) -> list[Run]:
+        """The fleet's queue as the index shows it now: one query (``agents/queue.py``)."""
+        limit = min(self._settings.max_queued_runs + self._settings.max_concurrent_runs + 1,
+                    QUEUE_READ_LIMIT)
+        # Up to the end of this millisecond (the index's resolution): a run queued
+        # a moment ago counts.
+        waiting = await self._store.list_resumable_runs(
+            lease_expired_before=self._clock() + 0.001, limit=limit)
+        return [r for r in waiting if r.run_id not in self._local and not r.state.is_terminal]
+
+    async def queue_position(self, run: Run) -> int:
+        """A QUEUED run's place in the fleet's queue (1: claimed next); 0 if not waiting."""
+        if run.state is not RunState.QUEUED:
+            return 0
+        return queue_position(await self._waiting_runs(), run.run_id)
+
     def _unfinished_runs_of(self, owner: str) -> int:
-        """Runs of ``owner`` executing or queued here, plus those being admitted."""
+        """Runs of ``owner`` executing here, plus those being admitted."""
         local = sum(
             1 for lr in self._local.values()
             if lr.run.owner == owner and lr.stop != _LOST and not lr.done.is_set()
@@ -385,8 +358,17 @@ class ResearchRunner:
 
     async def _admit(
         self, session: Session, *, request_id: str | None, file_names: Sequence[str],
-        brief: Brief,
+        brief: Brief, waiting: Sequence[Run],
     ) -> Run:
+        """Create the run: executing here at once, or queued for the fleet.
+
+        It starts here only if this replica has a free slot and nothing is
+        queued before it (the queue is served in ``claim_order``); otherwise it
+        is queued, unless the queue is at ``max_queued_runs``. A queued run is
+        created with this replica's lease, so that nobody claims it before its
+        RUN_QUEUED event is stored; then the lease is released, which puts the
+        run in the queue at its creation time.
+        """
         sid = session.session_id
         if brief.web_search and self._web() is None:
             raise FailedPrecondition(
@@ -396,13 +378,21 @@ class ResearchRunner:
             )
         names = await self._resolve_files(sid, file_names)
         documents = await self._read_documents(sid, names)
-        ticket = self._slots.reserve()
+        ahead = [r for r in waiting if r.state is RunState.QUEUED]
+        ticket = None if ahead else self._slots.take()
+        if ticket is None and len(waiting) >= self._settings.max_queued_runs:
+            raise ResourceExhausted(
+                f"{len(waiting)} research runs are waiting for a free slot in the fleet and the "
+                f"limit (SCOUT_MAX_QUEUED_RUNS) is {self._settings.max_queued_runs}; retry later",
+                reason="RUN_QUEUE_FULL",
+                metadata={"queue_depth": str(len(waiting)), "limit": "SCOUT_MAX_QUEUED_RUNS"},
+            )
         try:
             now = self._clock()
             run = Run(
                 session_id=sid,
                 run_id=uuid7(now),
-                state=RunState.RUNNING if ticket.granted else RunState.QUEUED,
+                state=RunState.RUNNING if ticket is not None else RunState.QUEUED,
                 created_at=now,
                 updated_at=now,
                 agents=tuple(AgentStatus(kind) for kind in (*brief.specialists, ReportKind.FINAL)),
@@ -413,20 +403,56 @@ class ResearchRunner:
                 brief=brief,
                 lease_owner=self._replica_id,
                 lease_expires_at=now + self._settings.lease_seconds,
+                queue_turn=0 if ticket is not None else turn_of(waiting, session.owner),
             )
             stored = await self._store.create_run(run)
         except BaseException:
-            self._slots.release(ticket)
+            if ticket is not None:
+                self._slots.release(ticket)
             raise
         if stored.run_id != run.run_id:  # an idempotent retry: the first call's run
-            self._slots.release(ticket)
+            if ticket is not None:
+                self._slots.release(ticket)
             return stored
         recorder = self._recorder(stored, last_sequence=0)
-        self._launch(_LocalRun(stored, ticket, recorder=recorder, documents=documents))
         logger.info("research run created", extra={
             "session_id": sid, "run_id": stored.run_id, "state": stored.state.value,
             "files": len(names)})
-        return stored
+        if ticket is not None:
+            self._launch(_LocalRun(stored, ticket, recorder=recorder, documents=documents))
+            return stored
+        return await self._enqueue(stored, recorder,
+                                   place=queue_position([*waiting, stored], stored.run_id))
+
+    async def _enqueue(self, run: Run, recorder: EventRecorder, *, place: int) -> Run:
+        """Record RUN_QUEUED, then release the lease: the run is in the queue from now on."""
+        try:
+            await recorder.emit(
+                EventType.RUN_QUEUED,
+                f"Queued: every slot is busy; {place - 1} run(s) will be claimed before this "
+                "one from the fleet's queue.",
+                attributes={"queue_position": str(place)})
+        except (EventLogUnavailable, RunTakenOver):
+            # Not stored: the run still waits; its lease runs out and it is claimed then.
+            logger.warning("queued run's event not stored", extra={"run_id": run.run_id})
+            return replace(run, queue_position=place)
+        for _ in range(5):
+            released = replace(run, lease_owner=None, lease_expires_at=run.created_at,
+                               last_sequence=max(run.last_sequence, recorder.last_sequence),
+                               updated_at=self._clock())
+            try:
+                run = await self._write_run(released)
+                break
+            except Conflict:
+                # A cancel through another replica wrote first: release that version.
+                run = await self._store.get_run(run.session_id, run.run_id)
+                if run.lease_owner != self._replica_id or run.state.is_terminal:
+                    break
+            except Unavailable:
+                # The store is away: the lease runs out on its own and the run is claimed then.
+                logger.info("queued run's lease not released", extra={"run_id": run.run_id})
+                break
+        return replace(run, queue_position=place)
 
     def ask(self, session: Session, question: str, request_id: str | None
             ) -> AsyncIterator[questions.AnswerEvent]:
@@ -488,7 +514,7 @@ class ResearchRunner:
                         lease_expires_at=now + self._settings.lease_seconds, updated_at=now,
                     ))
                     recorder = await self._resume_recorder(claimed)
-                    orphan = _LocalRun(claimed, _Ticket(granted=False, released=True),
+                    orphan = _LocalRun(claimed, Ticket(released=True),
                                        recorder=recorder, stop=_CANCEL)
                     await self._finish_cancelled(orphan)
                     return orphan.run
@@ -501,11 +527,10 @@ class ResearchRunner:
                        reason="RUN_VERSION_CONFLICT")
 
     async def start(self) -> None:
-        """Scan for runs to resume now, then keep renewing leases and scanning."""
-        await self._scan_once()
+        """Keep renewing leases and claiming queued runs and runs whose lease expired."""
         self._background = [
             asyncio.create_task(self._renew_loop(), name="scout-lease-renewal"),
-            asyncio.create_task(self._scan_loop(), name="scout-resume-scan"),
+            asyncio.create_task(self._claim_loop(), name="scout-run-claims"),
         ]
 
     async def shutdown(self, grace_s: float) -> None:
@@ -622,13 +647,6 @@ class ResearchRunner:
     async def _execute(self, lr: _LocalRun) -> None:
         ids = {"session_id": lr.run.session_id, "run_id": lr.key}
         try:
-            if not lr.ticket.granted and lr.ticket.future is not None:
-                stop: asyncio.Future[Any] = asyncio.ensure_future(lr.stop_requested.wait())
-                slot: asyncio.Future[Any] = lr.ticket.future
-                try:
-                    await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    stop.cancel()
             if lr.stop is None:
                 await self._run(lr)
             await self._after_stop(lr)
@@ -690,9 +708,9 @@ class ResearchRunner:
         if lr.resumed:
             await lr.recorder.emit(
                 EventType.RUN_STARTED,
-                f"Research resumed; {len([k for k in kept if k.is_specialist])} saved "
-                "specialist report(s) kept.",
-                attributes={"resumed": "true"},
+                f"Research resumed on {self._replica_id}; "
+                f"{len([k for k in kept if k.is_specialist])} saved specialist report(s) kept.",
+                attributes={"resumed": "true", "replica": self._replica_id},
             )
         else:
             ran = run.brief.specialists
@@ -701,12 +719,13 @@ class ResearchRunner:
                        + (" is" if len(ran) == 1 else " are") + " working")
             await lr.recorder.emit(
                 EventType.RUN_STARTED,
-                f"Research started: {working}"
+                f"Research started on {self._replica_id}: {working}"
                 + (" one after another" if self._settings.sequential_specialists and len(ran) > 1
                    else " in parallel" if len(ran) > 1 else "")
                 + ("." if len(ran) == 4 else
                    "; the final report is written again from the session's reports."),
-                attributes={"agents": ",".join(a.kind.value for a in run.agents)},
+                attributes={"agents": ",".join(a.kind.value for a in run.agents),
+                            "replica": self._replica_id},
             )
         logger.info("run executing", extra={"session_id": run.session_id, "run_id": lr.key,
                                             "resumed": lr.resumed})
@@ -1151,28 +1170,32 @@ class ResearchRunner:
             lr.task.cancel()
         logger.info("run abandoned: lease lost", extra={"run_id": lr.key})
 
-    async def _scan_loop(self) -> None:
+    async def _claim_loop(self) -> None:
+        """Read the queue once per ``claim_interval_s`` while a slot is free; never when full."""
         while True:
-            await asyncio.sleep(self._settings.resume_scan_interval_s)
+            await self._slots.has_room.wait()
             try:
-                await self._scan_once()
+                await self._claim_once()
             except Exception:
-                logger.warning("resume scan failed", exc_info=True)
+                logger.warning("reading the run queue failed", exc_info=True)
+            await asyncio.sleep(self._settings.claim_interval_s)
 
-    async def _scan_once(self) -> None:
-        """Claim runs whose lease expired, as many as there are free slots here."""
+    async def _claim_once(self) -> None:
+        """Claim waiting runs in ``claim_order``, as many as there are free slots here.
+
+        The claim is the lease: a conditional write (on the version read)
+        naming this replica the owner, so of several replicas claiming one
+        run exactly one wins and the others move on to the next.
+        """
         if self._closing or self._slots.free() <= 0:
             return
-        now = self._clock()
-        stale = await self._store.list_resumable_runs(
-            lease_expired_before=now, limit=max(self._slots.free() * 2, 4)
-        )
-        for run in stale:
-            if run.run_id in self._local or run.state.is_terminal:
+        for run in claim_order(await self._waiting_runs()):
+            if self._closing or run.run_id in self._local:
                 continue
-            ticket = self._slots.take_now()
+            ticket = self._slots.take()
             if ticket is None:
                 return
+            now = self._clock()
             claimed = replace(
                 run,
                 lease_owner=self._replica_id,
@@ -1187,10 +1210,11 @@ class ResearchRunner:
             except BaseException:
                 self._slots.release(ticket)
                 raise
-            logger.info("run taken over", extra={"session_id": run.session_id,
-                                                 "run_id": run.run_id,
-                                                 "previous_owner": run.lease_owner})
-            self._launch(_LocalRun(stored, ticket, resumed=True))
+            resumed = run.state is not RunState.QUEUED
+            logger.info("run taken over" if resumed else "queued run claimed",
+                        extra={"session_id": run.session_id, "run_id": run.run_id,
+                               "previous_owner": run.lease_owner})
+            self._launch(_LocalRun(stored, ticket, resumed=resumed))
 
 
 def _succeeded_at(finished_at: float) -> Callable[[AgentStatus], AgentStatus]:

@@ -199,6 +199,7 @@ def run_to_pb(r: domain.Run) -> research_pb2.Run:
         file_names=list(r.file_names),
         request_id=r.request_id or "",
         brief=None if r.brief.is_empty else brief_to_pb(r.brief),
+        queue_position=r.queue_position,
     )
 
 

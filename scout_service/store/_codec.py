@@ -380,7 +380,7 @@ def _agent_from(value: dict[str, Any]) -> AgentStatus:
 
 
 # Optional run attributes: written when set, REMOVEd by update_run when None.
-RUN_OPTIONAL = ("request_id", "error", "finished_at", "lease_owner")
+RUN_OPTIONAL = ("request_id", "error", "finished_at", "lease_owner", "queue_turn")
 
 
 def run_fields(run: Run, *, version: int) -> Item:
@@ -413,6 +413,8 @@ def run_fields(run: Run, *, version: int) -> Item:
         item["lease_owner"] = s(run.lease_owner)
     if not run.brief.is_empty:
         item["brief"] = s(brief_json(run.brief))
+    if run.queue_turn:
+        item["queue_turn"] = n(run.queue_turn)
     if not run.state.is_terminal:
         item["gsi1pk"] = s(keys.ACTIVE_RUNS)
         item["gsi1sk"] = s(keys.active_run_gsi_sk(run.lease_expires_at, run.session_id, run.run_id))
@@ -462,6 +464,7 @@ def run_from(item: Item) -> Run:
         lease_expires_at=get_f(item, "lease_expires_at"),
         version=get_i(item, "version"),
         brief=brief_from(opt_s(item, "brief")),
+        queue_turn=get_i(item, "queue_turn", 0),
     )
 
 

@@ -17,7 +17,7 @@ EXAMPLE_PLAN = Path(__file__).resolve().parents[2] / "examples" / "nordic-meal-k
 FAST = RunnerSettings(
     lease_seconds=2.0,
     lease_renew_interval_s=0.1,
-    resume_scan_interval_s=0.1,
+    claim_interval_s=0.1,
     cancel_grace_s=0.5,
 )
 

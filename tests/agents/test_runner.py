@@ -371,20 +371,31 @@ async def test_queue_limits_and_order() -> None:
     first = await runner.start_research(sessions[0], request_id=None, file_names=[])
     second = await runner.start_research(sessions[1], request_id=None, file_names=[])
     assert first.state is RunState.RUNNING and second.state is RunState.QUEUED
+    assert second.queue_position == 1
     with pytest.raises(ResourceExhausted) as err:
         await runner.start_research(sessions[2], request_id=None, file_names=[])
     assert err.value.reason == "RUN_QUEUE_FULL"
+    assert err.value.metadata["queue_depth"] == "1"
     assert (await store.list_runs(sessions[2].session_id, page_size=10)).items == []
-    assert (await store.get_run(second.session_id, second.run_id)).state is RunState.QUEUED
+    waiting = await store.get_run(second.session_id, second.run_id)
+    assert waiting.state is RunState.QUEUED and waiting.lease_owner is None
+    assert await runner.queue_position(waiting) == 1
+    await runner.start()  # claims the queued run once the first one's slot is free
 
     done_first = await wait_terminal(store, first)
     done_second = await wait_terminal(store, second)
     assert done_first.state is done_second.state is RunState.SUCCEEDED
     start_second = min(a.started_at or 0 for a in done_second.agents if a.started_at)
     assert start_second >= (done_first.finished_at or 0) - 0.05
+    events = await all_events(store, second)
+    assert [e.type for e in events[:2]] == [EventType.RUN_QUEUED, EventType.RUN_STARTED]
+    assert events[1].message.startswith("Research started on replica-a:")
+    assert [e.type for e in events].count(EventType.RUN_STARTED) == 1
+    assert_no_gaps(events)
     third = await runner.start_research(sessions[2], request_id=None, file_names=[])
     assert third.state is RunState.RUNNING
     assert (await wait_terminal(store, third)).state is RunState.SUCCEEDED
+    await runner.shutdown(1.0)
 
 
 async def test_sequential_mode_runs_one_specialist_at_a_time() -> None:

@@ -266,3 +266,18 @@ def test_compare_variants_parse() -> None:
     for bad in (":A=1", "x:A", "x:=1", "x@/nonexistent-checkout"):
         with pytest.raises(ValueError):
             parse_variant(bad)
+
+
+def test_slot_levels_choose_the_largest_under_the_bound() -> None:
+    from bench import slots_bench
+
+    def level(n: int, p99: float, completed: int | None = None) -> dict[str, float]:
+        return {"runs": n, "wall_s": 15.0, "events": 100, "p50_ms": 1.0, "p99_ms": p99,
+                "rss_mb": 120.0, "rss_per_run_mb": 1.3,
+                "completed": n if completed is None else completed}
+
+    levels = [level(8, 16.0), level(32, 77.5), level(48, 95.0, completed=40), level(64, 201.0)]
+    assert slots_bench.chosen(levels) == 32  # 48 lost runs, 64 is over the bound
+    rows = slots_bench.rows(levels)
+    assert [r.ok for r in rows] == [True, True, True, False]
+    assert "RSS 120 MB" in rows[0].note

@@ -582,6 +582,33 @@ async def test_list_resumable_runs(store: Any, clock: Any) -> None:
     assert await store.list_resumable_runs(lease_expired_before=clock(), limit=10) == []
 
 
+async def test_queued_runs_are_waiting_oldest_first_and_one_claim_wins(
+    store: Any, clock: Any
+) -> None:
+    """The run queue's layout (issue 23): a QUEUED run with no lease owner and its
+    lease at its creation time is waiting; its turn survives the round trip, and of
+    two claims on the version read only one lands."""
+    sids = [(await store.create_session(owner="o", ttl_seconds=DAY)).session_id for _ in range(2)]
+    first = await store.create_run(replace(
+        make_run(sids[0], "run-q1", clock=clock), lease_owner=None,
+        lease_expires_at=clock(), queue_turn=2))
+    clock.advance(1)
+    second = await store.create_run(replace(
+        make_run(sids[1], "run-q2", clock=clock), lease_owner=None, lease_expires_at=clock()))
+    clock.advance(1)
+    waiting = await store.list_resumable_runs(lease_expired_before=clock(), limit=10)
+    assert [(r.run_id, r.lease_owner, r.queue_turn) for r in waiting] == [
+        ("run-q1", None, 2), ("run-q2", None, 0)]
+    claim = replace(first, lease_owner="b", lease_expires_at=clock() + 30)
+    claimed = await store.update_run(claim)
+    with pytest.raises(Conflict):
+        await store.update_run(replace(first, lease_owner="c", lease_expires_at=clock() + 30))
+    stored = await store.get_run(sids[0], "run-q1")
+    assert (stored.lease_owner, stored.queue_turn, stored.version) == ("b", 2, claimed.version)
+    left = await store.list_resumable_runs(lease_expired_before=clock(), limit=10)
+    assert [r.run_id for r in left] == [second.run_id]
+
+
 # -- events -----------------------------------------------------------------------------
 
 

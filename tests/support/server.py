@@ -56,7 +56,7 @@ class ServerProcess:
             "SCOUT_HEARTBEAT_INTERVAL_S": "1",
             "SCOUT_PROGRESS_POLL_MS": "100",
             "SCOUT_LEASE_SECONDS": "3",
-            "SCOUT_RESUME_SCAN_INTERVAL_S": "1",
+            "SCOUT_CLAIM_INTERVAL_S": "1",
             "PYTHONUNBUFFERED": "1",
         })
         env.update(extra_env or {})

@@ -212,6 +212,7 @@ def print_run(run: research_pb2.Run) -> None:
             ("ended", _time(run.end_time)),
             ("last_sequence", str(run.last_sequence)),
         ]
+        + ([("queue_position", str(run.queue_position))] if run.queue_position else [])
         + ([("error", run.error)] if run.error else [])
     )
     if run.agents:

@@ -42,6 +42,7 @@ class ProgressEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROGRESS_EVENT_TYPE_RUN_FAILED: _ClassVar[ProgressEventType]
     PROGRESS_EVENT_TYPE_RUN_CANCELLED: _ClassVar[ProgressEventType]
     PROGRESS_EVENT_TYPE_HEARTBEAT: _ClassVar[ProgressEventType]
+    PROGRESS_EVENT_TYPE_RUN_QUEUED: _ClassVar[ProgressEventType]
 RUN_STATE_UNSPECIFIED: RunState
 RUN_STATE_QUEUED: RunState
 RUN_STATE_RUNNING: RunState
@@ -65,6 +66,7 @@ PROGRESS_EVENT_TYPE_RUN_COMPLETED: ProgressEventType
 PROGRESS_EVENT_TYPE_RUN_FAILED: ProgressEventType
 PROGRESS_EVENT_TYPE_RUN_CANCELLED: ProgressEventType
 PROGRESS_EVENT_TYPE_HEARTBEAT: ProgressEventType
+PROGRESS_EVENT_TYPE_RUN_QUEUED: ProgressEventType
 
 class TokenUsage(_message.Message):
     __slots__ = ("input_tokens", "output_tokens", "total_tokens")
@@ -95,7 +97,7 @@ class AgentStatus(_message.Message):
     def __init__(self, kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., error: _Optional[str] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invocations: _Optional[int] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("session_id", "run_id", "state", "agents", "usage", "error", "create_time", "update_time", "end_time", "last_sequence", "model_provider", "file_names", "request_id", "brief")
+    __slots__ = ("session_id", "run_id", "state", "agents", "usage", "error", "create_time", "update_time", "end_time", "last_sequence", "model_provider", "file_names", "request_id", "brief", "queue_position")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +112,7 @@ class Run(_message.Message):
     FILE_NAMES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     BRIEF_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_POSITION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     run_id: str
     state: RunState
@@ -124,7 +127,8 @@ class Run(_message.Message):
     file_names: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
     brief: ResearchBrief
-    def __init__(self, session_id: _Optional[str] = ..., run_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., agents: _Optional[_Iterable[_Union[AgentStatus, _Mapping]]] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_sequence: _Optional[int] = ..., model_provider: _Optional[str] = ..., file_names: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., brief: _Optional[_Union[ResearchBrief, _Mapping]] = ...) -> None: ...
+    queue_position: int
+    def __init__(self, session_id: _Optional[str] = ..., run_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., agents: _Optional[_Iterable[_Union[AgentStatus, _Mapping]]] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_sequence: _Optional[int] = ..., model_provider: _Optional[str] = ..., file_names: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., brief: _Optional[_Union[ResearchBrief, _Mapping]] = ..., queue_position: _Optional[int] = ...) -> None: ...
 
 class ResearchBrief(_message.Message):
     __slots__ = ("questions", "language", "agents", "web_search", "max_tokens", "focus", "geography")

@@ -80,8 +80,12 @@ class ResearchServiceServicer:
 
     def StartResearch(self, request, context):
         """Starts a research run on the session's uploaded files and returns the
-        run at once. Idempotent on request_id; FAILED_PRECONDITION while another
-        run of the session is in progress.
+        run at once: RUNNING on this replica when it has a free slot and nothing
+        waits before it, else QUEUED for whichever replica frees a slot first.
+        Idempotent on request_id; FAILED_PRECONDITION while another run of the
+        session is in progress; RESOURCE_EXHAUSTED (reason RUN_QUEUE_FULL, the
+        queue's depth in ErrorInfo metadata queue_depth) when the fleet's queue
+        is full.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
