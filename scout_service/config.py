@@ -6,7 +6,7 @@ default and a sentence saying what it is for; the parser and
 cannot drift from the code. The seed's names (``DYNAMODB_TABLE_NAME``,
 ``DYNAMODB_REGION``, ``SESSION_TTL_HOURS``, ``BEDROCK_MODEL_ID``) keep working.
 A bad value raises ``ConfigError`` naming the variable; nothing here does I/O
-beyond reading a token file the settings point at.
+beyond reading a token file or a price file the settings point at.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from scout_service.pricing import Price, parse_prices
 
 
 class ConfigError(ValueError):
@@ -304,6 +306,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_OFFLINE_FAIL_AGENTS",), "offline_fail_agents", "", _names,
            "Failure drill: offline agents (market, competition, price, legal, final) that "
            "fail on purpose, to see partial results.", "research"),
+    Option(("SCOUT_MODEL_PRICES",), "model_prices", "", parse_prices,
+           "Model prices in USD per million tokens, overriding or adding to the defaults: a "
+           "JSON object, or the path of a JSON file, of 'provider/model-id' (or 'provider/*') "
+           "to {input, output, cache_read, cache_write}.", "research"),
     Option(("SCOUT_AGENT_TIMEOUT_S",), "agent_timeout_s", "600", _float(1, 86_400),
            "Time one agent may take before it is marked failed.", "research"),
     Option(("SCOUT_RUN_TIMEOUT_S",), "run_timeout_s", "1800", _float(1, 86_400),
@@ -410,6 +416,7 @@ class Settings:
     model_max_tokens: int = 8000
     offline_delay_ms: int = 0
     offline_fail_agents: frozenset[str] = frozenset()
+    model_prices: Mapping[tuple[str, str], Price] = field(default_factory=dict)
     agent_timeout_s: float = 600
     run_timeout_s: float = 1800
     lease_seconds: float = 30

@@ -115,6 +115,16 @@ def validate_provider(settings: ProviderSettings) -> None:
         raise _missing("OLLAMA_HOST and SCOUT_OLLAMA_MODEL_ID", provider)
 
 
+def model_id(settings: ProviderSettings) -> str:
+    """The id of the model the agents use ("" for the offline model)."""
+    return {
+        "bedrock": settings.bedrock_model_id,
+        "anthropic": settings.anthropic_model_id,
+        "openai": settings.openai_model_id,
+        "ollama": settings.ollama_model_id,
+    }.get(settings.provider, "")
+
+
 def make_model_factory(settings: ProviderSettings) -> ModelFactory:
     """A function giving each agent (by report kind) a new model of the provider."""
     validate_provider(settings)

@@ -51,6 +51,7 @@ from scout_service.agents.tools import (
     commit_report,
     make_save_tool,
 )
+from scout_service.agents.usage import UsageMeter
 from scout_service.documents import DocumentError, ExtractedDocument
 from scout_service.documents.isolation import ExtractionLimits, ExtractorClosed, IsolatedExtractor
 from scout_service.domain import (
@@ -68,6 +69,7 @@ from scout_service.domain import (
     Session,
     TokenUsage,
     run_ending,
+    usage_attributes,
 )
 from scout_service.errors import (
     Conflict,
@@ -236,10 +238,15 @@ class _LocalRun:
     live: dict[ReportKind, Any] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def tokens_used(self) -> int:
-        """Tokens the run's agents used so far, counting those still working."""
-        done = sum(a.usage.total_tokens for a in self.run.agents if a.kind not in self.live)
-        return done + sum(_usage(agent).total_tokens for agent in self.live.values())
+    def usage_so_far(self, meter: UsageMeter) -> TokenUsage:
+        """What the run's agents used so far, counting those still working."""
+        total = TokenUsage()
+        for status in self.run.agents:
+            if status.kind not in self.live:
+                total = total + status.usage
+        for agent in self.live.values():
+            total = total + meter.of(agent)
+        return total
 
     @property
     def key(self) -> str:
@@ -278,11 +285,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def _usage(agent: Any) -> TokenUsage:
-    usage = agent.event_loop_metrics.accumulated_usage
-    return TokenUsage(int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)))
-
-
 class ResearchRunner:
     """Starts, executes, cancels and resumes research runs on this replica."""
 
@@ -297,8 +299,13 @@ class ResearchRunner:
         provider_name: str,
         clock: Callable[[], float] = time.time,
         web: Callable[[], WebResearch | None] | None = None,
+        meter: UsageMeter | None = None,
     ) -> None:
-        """Wire the runner; ``start()`` begins lease renewal and the resume scan."""
+        """Wire the runner; ``start()`` begins lease renewal and the resume scan.
+
+        ``meter`` reads and prices the agents' token usage (default: the
+        provider's default prices, no metrics).
+        """
         _keep_threads_untraced()
         self._store = store
         self._broker = broker
@@ -306,6 +313,7 @@ class ResearchRunner:
         self._settings = settings
         self._replica_id = replica_id
         self._provider_name = provider_name
+        self._meter = meter or UsageMeter(provider=provider_name)
         self._clock = clock
         self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
         self.corpora = CorpusCache(max_entries=settings.max_cached_corpora)
@@ -865,7 +873,8 @@ class ResearchRunner:
             callback_handler=None,
             hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources),
                                  max_findings_refusals=self._settings.max_save_refusals),
-                   *([BudgetHooks(lr.run.brief.max_tokens, lr.tokens_used, outcome)]
+                   *([BudgetHooks(lr.run.brief.max_tokens,
+                                  lambda: lr.usage_so_far(self._meter).total_tokens, outcome)]
                      if lr.run.brief.max_tokens else [])],
             name=f"scout-{kind.value.replace('_', '-')}",
         )
@@ -902,7 +911,8 @@ class ResearchRunner:
                                                   "error_type": type(exc).__name__})
         finally:
             lr.live.pop(kind, None)
-        usage = _usage(agent)
+        usage = self._meter.of(agent)
+        self._meter.record(usage)
         title = prompts.agent_title(kind)
         finished = self._clock()
         if outcome.saved:
@@ -911,8 +921,7 @@ class ResearchRunner:
                 usage=a.usage + usage))
             await lr.recorder.emit(
                 EventType.AGENT_FINISHED, f"{title} finished.", agent=kind,
-                attributes={"input_tokens": str(usage.input_tokens),
-                            "output_tokens": str(usage.output_tokens),
+                attributes={**usage_attributes(usage),
                             "findings_warnings": str(outcome.findings_warnings)},
             )
             return
