@@ -310,6 +310,13 @@ OPTIONS: tuple[Option, ...] = (
            "Model prices in USD per million tokens, overriding or adding to the defaults: a "
            "JSON object, or the path of a JSON file, of 'provider/model-id' (or 'provider/*') "
            "to {input, output, cache_read, cache_write}.", "research"),
+    Option(("SCOUT_MODEL_MAX_CONCURRENT_CALLS",), "model_max_concurrent_calls", "8",
+           _int(1, 10_000),
+           "Model calls in flight at once on this replica (per provider); more wait their "
+           "turn.", "research"),
+    Option(("SCOUT_MODEL_RETRY_ATTEMPTS",), "model_retry_attempts", "6", _int(1, 50),
+           "Tries of a model call that is throttled or meets a transient provider error, "
+           "with backoff and jitter inside the agent's time limit.", "research"),
     Option(("SCOUT_AGENT_TIMEOUT_S",), "agent_timeout_s", "600", _float(1, 86_400),
            "Time one agent may take before it is marked failed.", "research"),
     Option(("SCOUT_RUN_TIMEOUT_S",), "run_timeout_s", "1800", _float(1, 86_400),
@@ -417,6 +424,8 @@ class Settings:
     offline_delay_ms: int = 0
     offline_fail_agents: frozenset[str] = frozenset()
     model_prices: Mapping[tuple[str, str], Price] = field(default_factory=dict)
+    model_max_concurrent_calls: int = 8
+    model_retry_attempts: int = 6
     agent_timeout_s: float = 600
     run_timeout_s: float = 1800
     lease_seconds: float = 30

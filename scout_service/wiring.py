@@ -15,6 +15,7 @@ import httpx
 from scout_service.agents.providers import (
     ProviderSettings,
     make_model_factory,
+    model_calls,
     model_id,
     validate_provider,
 )
@@ -134,5 +135,7 @@ async def build_deps(s: Settings) -> Deps:
         store, MeteredSink(broker, metrics), make_model_factory(provider),
         settings=runner_settings(s), replica_id=s.replica, provider_name=s.model_provider,
         web=run_web, meter=usage_meter(s, metrics),
+        calls=model_calls(provider, max_concurrent_calls=s.model_max_concurrent_calls,
+                          retry_attempts=s.model_retry_attempts),
     )
     return Deps(store=store, runner=runner, broker=broker, metrics=metrics, closers=closers)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scout_service.agents.calls import CallLimiter, ModelCalls, RetryPolicy, explain
 from scout_service.agents.offline import OfflineModel
 from scout_service.domain import ReportKind
 from scout_service.errors import FailedPrecondition, InvalidArgument
@@ -125,6 +126,32 @@ def model_id(settings: ProviderSettings) -> str:
     }.get(settings.provider, "")
 
 
+# The setting holding each hosted provider's credentials, and the one naming its model.
+_SETTINGS_NAMED = {
+    "bedrock": ("the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID or the IAM role) and "
+                "their Bedrock permissions", "BEDROCK_MODEL_ID"),
+    "anthropic": ("ANTHROPIC_API_KEY", "SCOUT_ANTHROPIC_MODEL_ID"),
+    "openai": ("OPENAI_API_KEY (and OPENAI_BASE_URL)", "SCOUT_OPENAI_MODEL_ID"),
+    "ollama": ("OLLAMA_HOST", "SCOUT_OLLAMA_MODEL_ID"),
+}
+
+
+def model_calls(settings: ProviderSettings, *, max_concurrent_calls: int = 8,
+                retry_attempts: int = 6) -> ModelCalls:
+    """Retries, the per-replica call limit and error reasons for the provider's models."""
+    credentials, model_setting = _SETTINGS_NAMED.get(settings.provider, ("", ""))
+    provider, model = settings.provider, model_id(settings)
+
+    def explain_error(exc: BaseException) -> str | None:
+        if not credentials:
+            return None
+        return explain(exc, provider=provider, credentials=credentials,
+                       model_setting=model_setting, model_id=model)
+
+    return ModelCalls(policy=RetryPolicy(attempts=retry_attempts),
+                      limiter=CallLimiter(max_concurrent_calls), explain=explain_error)
+
+
 def make_model_factory(settings: ProviderSettings) -> ModelFactory:
     """A function giving each agent (by report kind) a new model of the provider."""
     validate_provider(settings)
@@ -151,14 +178,16 @@ def make_model_factory(settings: ProviderSettings) -> ModelFactory:
         from strands.models.anthropic import AnthropicModel
 
         return lambda kind: AnthropicModel(
-            client_args={"api_key": settings.anthropic_api_key},
+            # Retries are Scout's (agents/calls.py): one layer, its waits shown as progress.
+            client_args={"api_key": settings.anthropic_api_key, "max_retries": 0},
             model_id=settings.anthropic_model_id,
             max_tokens=settings.max_tokens,
         )
     if provider == "openai":
         from strands.models.openai import OpenAIModel
 
-        client_args: dict[str, Any] = {"api_key": settings.openai_api_key or "not-needed"}
+        client_args: dict[str, Any] = {"api_key": settings.openai_api_key or "not-needed",
+                                       "max_retries": 0}
         if settings.openai_base_url:
             client_args["base_url"] = settings.openai_base_url
         return lambda kind: OpenAIModel(

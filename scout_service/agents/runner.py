@@ -32,10 +32,12 @@ from typing import Any
 
 from pydantic import BaseModel
 from strands import Agent
+from strands.middleware import InvokeModelStage
 from strands.types.exceptions import StructuredOutputException
 
 from scout_service import tracing
 from scout_service.agents import prompts
+from scout_service.agents.calls import ModelCalls
 from scout_service.agents.hooks import BudgetHooks, ProgressHooks
 from scout_service.agents.ids import uuid7
 from scout_service.agents.recorder import (
@@ -300,11 +302,13 @@ class ResearchRunner:
         clock: Callable[[], float] = time.time,
         web: Callable[[], WebResearch | None] | None = None,
         meter: UsageMeter | None = None,
+        calls: ModelCalls | None = None,
     ) -> None:
         """Wire the runner; ``start()`` begins lease renewal and the resume scan.
 
         ``meter`` reads and prices the agents' token usage (default: the
-        provider's default prices, no metrics).
+        provider's default prices, no metrics); ``calls`` retries throttled
+        model calls and bounds those in flight (default: retries, no limit).
         """
         _keep_threads_untraced()
         self._store = store
@@ -314,6 +318,7 @@ class ResearchRunner:
         self._replica_id = replica_id
         self._provider_name = provider_name
         self._meter = meter or UsageMeter(provider=provider_name)
+        self._calls = calls or ModelCalls()
         self._clock = clock
         self._slots = _Slots(settings.max_concurrent_runs, settings.max_queued_runs)
         self.corpora = CorpusCache(max_entries=settings.max_cached_corpora)
@@ -866,6 +871,19 @@ class ResearchRunner:
                                    web=lr.web)
         # The findings schema, refusing source ids that are not the run's.
         findings_model = findings.bind(kind, lr.sources.known)
+        title = prompts.agent_title(kind)
+        recorder = lr.recorder
+
+        async def waiting(delay: float, reason: str, tries: int) -> None:
+            await recorder.emit(
+                EventType.TOOL_CALL,
+                f"{title}: waiting for the model provider ({reason}); trying again in "
+                f"{delay:.0f} s…", agent=kind,
+                attributes={"model_wait": reason, "delay_s": f"{delay:.1f}",
+                            "attempt": str(tries + 1)})
+
+        retry = self._calls.retry(
+            deadline=time.monotonic() + self._settings.agent_timeout_s, on_wait=waiting)
         agent = Agent(
             model=self._model_factory(kind),
             tools=[*make_research_tools(research), make_save_tool(binding, outcome)],
@@ -877,7 +895,10 @@ class ResearchRunner:
                                   lambda: lr.usage_so_far(self._meter).total_tokens, outcome)]
                      if lr.run.brief.max_tokens else [])],
             name=f"scout-{kind.value.replace('_', '-')}",
+            retry_strategy=retry,
         )
+        if self._calls.limiter is not None:
+            agent.add_middleware(InvokeModelStage, self._calls.limiter.middleware)
         error: str | None = None
         lr.live[kind] = agent
         try:
@@ -906,14 +927,15 @@ class ResearchRunner:
                 outcome.findings_refused_out = (
                     f"its report passed the checks but it gave no findings: {exc}")
         except Exception as exc:
-            error = _describe(exc)
+            error = self._calls.explain(exc) or _describe(exc)
+            if retry.gave_up is not None:
+                error += f" ({retry.gave_up})"
             logger.warning("agent failed", extra={"run_id": lr.key, "kind": kind.value,
                                                   "error_type": type(exc).__name__})
         finally:
             lr.live.pop(kind, None)
         usage = self._meter.of(agent)
         self._meter.record(usage)
-        title = prompts.agent_title(kind)
         finished = self._clock()
         if outcome.saved:
             await self._set_agent(lr, kind, lambda a: replace(

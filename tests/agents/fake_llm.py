@@ -17,10 +17,15 @@ from typing import Any
 
 
 class FakeLLM:
-    """Serves both APIs; records every request body and its headers."""
+    """Serves both APIs; records every request body and its headers.
 
-    def __init__(self) -> None:
+    ``throttle_every=3`` answers every third request with 429 (rate limited);
+    ``refuse=401`` answers every request with that error status.
+    """
+
+    def __init__(self, *, throttle_every: int = 0, refuse: int = 0) -> None:
         self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.throttled = 0
         self._lock = threading.Lock()
         outer = self
 
@@ -35,12 +40,28 @@ class FakeLLM:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with outer._lock:
                     outer.requests.append((self.path, dict(self.headers.items()), body))
-                if self.path.endswith("/chat/completions"):
+                    count = len(outer.requests)
+                    throttle = throttle_every > 0 and count % throttle_every == 0
+                    outer.throttled += throttle
+                if refuse or throttle:
+                    self._error(refuse or 429)
+                elif self.path.endswith("/chat/completions"):
                     self._send(_openai_events(body), "text/event-stream")
                 elif self.path == "/api/chat":
                     self._send(_ollama_lines(body), "application/x-ndjson")
                 else:
                     self.send_error(404)
+
+            def _error(self, status: int) -> None:
+                kind = {401: "invalid_api_key", 404: "model_not_found"}.get(
+                    status, "rate_limit_exceeded")
+                data = json.dumps({"error": {"message": f"fake {status}", "type": kind,
+                                             "code": kind}}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _send(self, parts: Iterator[bytes], content_type: str) -> None:
                 self.send_response(200)
