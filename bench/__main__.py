@@ -2,8 +2,8 @@
 
 One run, one DynamoDB endpoint (moto's server, ``EmbeddedDynamo``), one
 table. Floors and Scout are measured on it back to back; see ``rpc_bench``,
-``streams_bench``, ``run_cost``, ``hostile_docs_bench`` and ``floor`` for what
-each row compares.
+``streams_bench``, ``run_cost``, ``hostile_docs_bench``, ``model_bench`` and
+``floor`` for what each row compares.
 The other engineers' benches (``store_bench``, ``progress_bench``,
 ``research_bench``) join the table when present.
 
@@ -30,7 +30,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import delivery_bench, hostile_docs_bench, results, run_cost, streams_bench
+from bench import (
+    delivery_bench,
+    hostile_docs_bench,
+    model_bench,
+    results,
+    run_cost,
+    streams_bench,
+)
 from bench import floor as fl
 from bench.common import Replica, Row, Target, format_table, load_average, log
 from bench.counting_proxy import CountingProxy
@@ -400,6 +407,8 @@ def measure(mode: Mode) -> Run:
             run.add(hostile_docs_bench.measure(endpoint, table, TOKEN, token_env(),
                                                quick=mode.quick))
     other_benches(run)
+    with run.section("model calls"), contextlib.redirect_stdout(sys.stderr):
+        run.add(model_bench.measure(quick=mode.quick))
     return run
 
 

@@ -317,6 +317,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_MODEL_RETRY_ATTEMPTS",), "model_retry_attempts", "6", _int(1, 50),
            "Tries of a model call that is throttled or meets a transient provider error, "
            "with backoff and jitter inside the agent's time limit.", "research"),
+    Option(("SCOUT_MODEL_READ_TIMEOUT_S",), "model_read_timeout_s", "300", _float(1, 3600),
+           "How long a hosted model's answer may go silent before the call fails (long "
+           "generations stream slowly).", "research"),
     Option(("SCOUT_AGENT_TIMEOUT_S",), "agent_timeout_s", "600", _float(1, 86_400),
            "Time one agent may take before it is marked failed.", "research"),
     Option(("SCOUT_RUN_TIMEOUT_S",), "run_timeout_s", "1800", _float(1, 86_400),
@@ -426,6 +429,7 @@ class Settings:
     model_prices: Mapping[tuple[str, str], Price] = field(default_factory=dict)
     model_max_concurrent_calls: int = 8
     model_retry_attempts: int = 6
+    model_read_timeout_s: float = 300
     agent_timeout_s: float = 600
     run_timeout_s: float = 1800
     lease_seconds: float = 30

@@ -48,6 +48,7 @@ def provider_settings(s: Settings) -> ProviderSettings:
         offline_delay_ms=s.offline_delay_ms,
         offline_fail_agents=s.offline_fail_agents,
         max_tokens=s.model_max_tokens,
+        read_timeout_s=s.model_read_timeout_s,
     )
 
 
