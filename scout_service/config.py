@@ -310,6 +310,12 @@ OPTIONS: tuple[Option, ...] = (
            "Model prices in USD per million tokens, overriding or adding to the defaults: a "
            "JSON object, or the path of a JSON file, of 'provider/model-id' (or 'provider/*') "
            "to {input, output, cache_read, cache_write}.", "research"),
+    Option(("SCOUT_RUN_MAX_TOKENS",), "run_max_tokens", "0", _int(0, 10**12),
+           "Token budget of a run whose brief sets none (cached tokens count too); 0: none.",
+           "research"),
+    Option(("SCOUT_RUN_MAX_COST_USD",), "run_max_cost_usd", "0", _float(0, 1_000_000),
+           "Cost budget of a run in USD, applied when the model's prices are known; 0: none.",
+           "research"),
     Option(("SCOUT_MODEL_MAX_CONCURRENT_CALLS",), "model_max_concurrent_calls", "8",
            _int(1, 10_000),
            "Model calls in flight at once on this replica (per provider); more wait their "
@@ -427,6 +433,8 @@ class Settings:
     offline_delay_ms: int = 0
     offline_fail_agents: frozenset[str] = frozenset()
     model_prices: Mapping[tuple[str, str], Price] = field(default_factory=dict)
+    run_max_tokens: int = 0
+    run_max_cost_usd: float = 0
     model_max_concurrent_calls: int = 8
     model_retry_attempts: int = 6
     model_read_timeout_s: float = 300

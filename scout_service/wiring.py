@@ -66,6 +66,8 @@ def runner_settings(s: Settings) -> RunnerSettings:
         document_timeout_s=s.document_timeout_s,
         document_memory_mb=s.document_memory_mb,
         document_workers=s.document_workers,
+        run_max_tokens=s.run_max_tokens,
+        run_max_cost_usd=s.run_max_cost_usd,
     )
 
 

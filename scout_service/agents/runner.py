@@ -38,7 +38,7 @@ from strands.types.exceptions import StructuredOutputException
 from scout_service import tracing
 from scout_service.agents import prompts
 from scout_service.agents.calls import ModelCalls
-from scout_service.agents.hooks import BudgetHooks, ProgressHooks
+from scout_service.agents.hooks import BudgetHooks, ProgressHooks, RunBudget
 from scout_service.agents.ids import uuid7
 from scout_service.agents.recorder import (
     EventLogUnavailable,
@@ -138,6 +138,11 @@ class RunnerSettings:
     max_agent_turns: int = 8
     # Retries of progress-event and run writes while the store is unavailable.
     store_retry: RetryPolicy = RetryPolicy()
+    # Token budget of a run whose brief sets none (SCOUT_RUN_MAX_TOKENS), and the
+    # cost budget in USD when the model's prices are known (SCOUT_RUN_MAX_COST_USD);
+    # 0: none.
+    run_max_tokens: int = 0
+    run_max_cost_usd: float = 0
 
     def __post_init__(self) -> None:
         """Refuse settings under which a live run could lose its lease."""
@@ -882,6 +887,7 @@ class ResearchRunner:
                 attributes={"model_wait": reason, "delay_s": f"{delay:.1f}",
                             "attempt": str(tries + 1)})
 
+        budget = self._budget(lr.run)
         retry = self._calls.retry(
             deadline=time.monotonic() + self._settings.agent_timeout_s, on_wait=waiting)
         agent = Agent(
@@ -891,9 +897,8 @@ class ResearchRunner:
             callback_handler=None,
             hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources),
                                  max_findings_refusals=self._settings.max_save_refusals),
-                   *([BudgetHooks(lr.run.brief.max_tokens,
-                                  lambda: lr.usage_so_far(self._meter).total_tokens, outcome)]
-                     if lr.run.brief.max_tokens else [])],
+                   *([BudgetHooks(budget, lambda: lr.usage_so_far(self._meter), outcome)]
+                     if not budget.is_unlimited else [])],
             name=f"scout-{kind.value.replace('_', '-')}",
             retry_strategy=retry,
         )
@@ -969,6 +974,16 @@ class ResearchRunner:
             a, state=AgentState.FAILED, finished_at=finished, error=error,
             usage=a.usage + usage))
         await lr.recorder.emit(EventType.AGENT_FAILED, f"{title} failed: {error}", agent=kind)
+
+    def _budget(self, run: Run) -> RunBudget:
+        """The run's budget: the brief's token limit, else the replica's default; the cost."""
+        settings = self._settings
+        tokens, source = run.brief.max_tokens, "brief.max_tokens"
+        if not tokens and settings.run_max_tokens:
+            tokens, source = settings.run_max_tokens, "SCOUT_RUN_MAX_TOKENS"
+        cost = settings.run_max_cost_usd if self._meter.priced else 0
+        return RunBudget(max_tokens=tokens or None, tokens_source=source,
+                         max_cost_usd=cost or None)
 
     async def _store_findings(
         self, lr: _LocalRun, kind: ReportKind, value: BaseModel, outcome: AgentOutcome
