@@ -326,6 +326,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_MODEL_READ_TIMEOUT_S",), "model_read_timeout_s", "300", _float(1, 3600),
            "How long a hosted model's answer may go silent before the call fails (long "
            "generations stream slowly).", "research"),
+    Option(("SCOUT_PROMPT_CACHE",), "prompt_cache", "true", _bool,
+           "Prompt caching on Bedrock and Anthropic (strands' cache points after the tools, "
+           "the system prompt and the conversation so far): each model call of an agent reads "
+           "its earlier turns from the provider's cache.", "research"),
     Option(("SCOUT_AGENT_TIMEOUT_S",), "agent_timeout_s", "600", _float(1, 86_400),
            "Time one agent may take before it is marked failed.", "research"),
     Option(("SCOUT_RUN_TIMEOUT_S",), "run_timeout_s", "1800", _float(1, 86_400),
@@ -438,6 +442,7 @@ class Settings:
     model_max_concurrent_calls: int = 8
     model_retry_attempts: int = 6
     model_read_timeout_s: float = 300
+    prompt_cache: bool = True
     agent_timeout_s: float = 600
     run_timeout_s: float = 1800
     lease_seconds: float = 30

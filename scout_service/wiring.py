@@ -49,6 +49,7 @@ def provider_settings(s: Settings) -> ProviderSettings:
         offline_fail_agents=s.offline_fail_agents,
         max_tokens=s.model_max_tokens,
         read_timeout_s=s.model_read_timeout_s,
+        prompt_cache=s.prompt_cache,
     )
 
 

@@ -66,6 +66,8 @@ class ProviderSettings:
     read_timeout_s: float = 300
     # Bedrock runtime endpoint (a VPC endpoint, a test fake); None: the region's.
     bedrock_endpoint_url: str | None = None
+    # Prompt caching on Bedrock and Anthropic (SCOUT_PROMPT_CACHE).
+    prompt_cache: bool = True
 
 
 def _extra(module: str, extra: str) -> None:
@@ -199,7 +201,7 @@ def make_model_factory(settings: ProviderSettings) -> ModelFactory:
             if settings.anthropic_base_url:
                 args["base_url"] = settings.anthropic_base_url
             return AnthropicModel(client_args=args, model_id=settings.anthropic_model_id,
-                                  max_tokens=settings.max_tokens)
+                                  max_tokens=settings.max_tokens, **_cache(settings))
 
         return anthropic_model
     if provider == "openai":
@@ -227,6 +229,19 @@ def make_model_factory(settings: ProviderSettings) -> ModelFactory:
         model_id=settings.ollama_model_id,
         max_tokens=settings.max_tokens,
     )
+
+
+def _cache(settings: ProviderSettings) -> dict[str, Any]:
+    """Prompt caching through strands' cache configuration.
+
+    Cache points follow the tools, the system prompt and the conversation so
+    far, so each turn of an agent reads its earlier turns from the cache.
+    """
+    if not settings.prompt_cache:
+        return {}
+    from strands.models.model import CacheConfig
+
+    return {"cache_config": CacheConfig(strategy="auto", tools_ttl=True)}
 
 
 _HTTP_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16)
@@ -279,6 +294,7 @@ def _bedrock_factory(settings: ProviderSettings) -> ModelFactory:
         endpoint_url=settings.bedrock_endpoint_url,
         model_id=settings.bedrock_model_id,
         max_tokens=settings.max_tokens,
+        **_cache(settings),
     )
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from strands import Agent
+from strands.hooks import AfterModelCallEvent
 from strands.middleware import InvokeModelStage
 from strands.types.exceptions import StructuredOutputException
 
@@ -131,6 +132,10 @@ class RunnerSettings:
     max_files_per_run: int = 20
     # Run the specialists one after another (for the benchmark's baseline).
     sequential_specialists: bool = False
+    # Start one specialist alone and the others once its first model response is
+    # in, so they could read what it wrote to the provider's prompt cache (measured
+    # in bench/model_bench.py; it does not pay, hence off).
+    warm_cache_first: bool = False
     # How long a cancel waits for agents to stop at strands' cancel checkpoints
     # before it cancels their tasks.
     cancel_grace_s: float = 1.0
@@ -243,6 +248,8 @@ class _LocalRun:
     agent_tasks: dict[ReportKind, asyncio.Task[None]] = field(default_factory=dict)
     # The strands agents working now, for the run's token budget.
     live: dict[ReportKind, Any] = field(default_factory=dict)
+    # Set by the first model response of any agent (RunnerSettings.warm_cache_first).
+    first_response: asyncio.Event | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def usage_so_far(self, meter: UsageMeter) -> TokenUsage:
@@ -787,6 +794,17 @@ class ResearchRunner:
                     return
                 await self._agents_step(
                     lr, {kind: prompts.research_prompt(kind, digest, brief=brief)})
+        elif self._settings.warm_cache_first and len(todo) > 1:
+            first = asyncio.Event()
+            lr.first_response = first
+            rest = asyncio.ensure_future(self._after(first, self._agents_step(
+                lr, {k: prompts.research_prompt(k, digest, brief=brief) for k in todo[1:]})))
+            try:
+                await self._agents_step(
+                    lr, {todo[0]: prompts.research_prompt(todo[0], digest, brief=brief)})
+            finally:
+                first.set()  # the first agent ended before any response: start the rest
+                await rest
         else:
             await self._agents_step(
                 lr, {k: prompts.research_prompt(k, digest, brief=brief) for k in todo}
@@ -822,6 +840,11 @@ class ResearchRunner:
                 missing[kind] = status.error or status.state.value.lower()
         await self._agents_step(lr, {ReportKind.FINAL: prompts.synthesis_prompt(
             reports, missing, digest=digest, brief=brief)})
+
+    @staticmethod
+    async def _after(event: asyncio.Event, work: Any) -> None:
+        await event.wait()
+        await work
 
     async def _adopt(self, lr: _LocalRun, report: Report) -> str:
         """An earlier report's text for this run's synthesis, its [S#] renumbered here."""
@@ -904,6 +927,9 @@ class ResearchRunner:
         )
         if self._calls.limiter is not None:
             agent.add_middleware(InvokeModelStage, self._calls.limiter.middleware)
+        if lr.first_response is not None:
+            signal = lr.first_response
+            agent.add_hook(lambda event: signal.set(), AfterModelCallEvent)
         error: str | None = None
         lr.live[kind] = agent
         try:
