@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from scout.v1 import research_pb2, types_pb2
 from scout_client import cli
 
