@@ -965,17 +965,24 @@ class ResearchRunner:
                                                   "error_type": type(exc).__name__})
         finally:
             lr.live.pop(kind, None)
+        partial = None
+        if (outcome.budget_out is not None and outcome.accepted is not None
+                and not outcome.saved and lr.stop is None):
+            partial = await self._save_partial(binding, outcome)
         usage = self._meter.of(agent)
         self._meter.record(usage)
         finished = self._clock()
         if outcome.saved:
             await self._set_agent(lr, kind, lambda a: replace(
-                a, state=AgentState.SUCCEEDED, finished_at=finished, error=None,
+                a, state=AgentState.SUCCEEDED, finished_at=finished, error=partial,
                 usage=a.usage + usage))
             await lr.recorder.emit(
-                EventType.AGENT_FINISHED, f"{title} finished.", agent=kind,
+                EventType.AGENT_FINISHED,
+                f"{title} finished" + (f" with a partial report: {partial}." if partial else "."),
+                agent=kind,
                 attributes={**usage_attributes(usage),
-                            "findings_warnings": str(outcome.findings_warnings)},
+                            "findings_warnings": str(outcome.findings_warnings),
+                            **({"partial": "true"} if partial else {})},
             )
             return
         if lr.stop is not None:
@@ -1000,6 +1007,26 @@ class ResearchRunner:
             a, state=AgentState.FAILED, finished_at=finished, error=error,
             usage=a.usage + usage))
         await lr.recorder.emit(EventType.AGENT_FAILED, f"{title} failed: {error}", agent=kind)
+
+    @staticmethod
+    async def _save_partial(binding: ReportBinding, outcome: AgentOutcome) -> str:
+        """Store a report that passed its checks when the budget stopped the agent after it.
+
+        Only the typed findings are missing (the budget stopped the call that
+        gives them): the report is usable, so it is stored with a note saying
+        so under its title. An agent stopped before its report was accepted
+        has nothing usable and fails.
+        """
+        assert outcome.accepted is not None and outcome.budget_out is not None
+        content, cited = outcome.accepted
+        note = (f"> **Partial report.** The agent was {outcome.budget_out}, after this report "
+                "passed its checks and before it gave its typed findings.\n\n")
+        title, newline, rest = content.partition("\n")
+        marked = (f"{title}\n\n{note}{rest.lstrip(chr(10))}" if title.startswith("#") and newline
+                  else note + content)
+        outcome.accepted = (marked, cited)
+        await commit_report(binding, outcome)
+        return f"partial: {outcome.budget_out}; its findings were not given"
 
     def _budget(self, run: Run) -> RunBudget:
         """The run's budget: the brief's token limit, else the replica's default; the cost."""

@@ -1,17 +1,19 @@
-"""Run budgets: the replica's default token budget and the cost budget, and what ends a run."""
+"""Run budgets: the default token budget, the cost budget, partial reports, what ends a run."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
+from scout_service.agents import OfflineModel
 from scout_service.agents.usage import UsageMeter
-from scout_service.domain import AgentState, Brief, RunState
+from scout_service.domain import AgentState, Brief, ReportKind, RunState
 from scout_service.pricing import Price, PriceTable
 from scout_service.store import MemoryStore
 
-from .support import FAST, make_runner, new_session, wait_terminal
+from .support import FAST, all_events, make_runner, new_session, wait_terminal
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -61,3 +63,39 @@ async def test_a_cost_budget_does_not_apply_to_a_model_without_prices() -> None:
         session, request_id=None, file_names=[]))
     assert done.state is RunState.SUCCEEDED, done.error
     assert done.usage.cost_usd is None
+
+
+class _DearSave(OfflineModel):
+    """An offline model whose save turn is billed a million tokens: the budget ends there."""
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        saving = False
+        async for event in super().stream(*args, **kwargs):
+            start = event.get("contentBlockStart", {}).get("start", {})
+            if str(start.get("toolUse", {}).get("name", "")).startswith("save_"):
+                saving = True
+            if saving and "metadata" in event:
+                event["metadata"]["usage"]["outputTokens"] += 1_000_000
+            yield event
+
+
+async def test_a_report_accepted_before_the_budget_ran_out_is_kept_as_partial() -> None:
+    store = MemoryStore()
+    session = await new_session(store)
+    runner = make_runner(store, factory=lambda kind: _DearSave(kind),
+                         settings=replace(FAST, sequential_specialists=True))
+    done = await wait_terminal(store, await runner.start_research(
+        session, request_id=None, file_names=[], brief=Brief(
+            agents=(ReportKind.MARKET,), max_tokens=900_000)))
+    market = done.agent(ReportKind.MARKET)
+    assert market.state is AgentState.SUCCEEDED, market.error
+    assert market.error is not None and market.error.startswith("partial: stopped: the run's "
+                                                                "token budget of 900,000")
+    report = await store.get_report(session.session_id, ReportKind.MARKET)
+    title, _, rest = (report.content or "").partition("\n")
+    assert title.startswith("# ") and rest.lstrip().startswith("> **Partial report.**")
+    # The synthesis could not start: the run ends saying which budget ended it.
+    assert done.state is RunState.FAILED
+    assert "token budget of 900,000 (brief.max_tokens)" in (done.error or "")
+    events = await all_events(store, done)
+    assert any(e.attributes.get("partial") == "true" for e in events)
