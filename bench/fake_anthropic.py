@@ -87,7 +87,7 @@ class FakeAnthropic:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                if not self.path.endswith("/v1/messages"):
+                if not outer._serves(self.path):
                     self.send_error(404)
                     return
                 with outer._lock:
@@ -96,20 +96,9 @@ class FakeAnthropic:
                     throttle = outer.throttle_every > 0 and count % outer.throttle_every == 0
                     outer.throttled += throttle
                 if outer.refuse or throttle:
-                    self._error(outer.refuse or 429)
+                    outer._error(self, outer.refuse or 429)
                     return
                 outer._answer(self, body)
-
-            def _error(self, status: int) -> None:
-                kind = {401: "authentication_error", 404: "not_found_error",
-                        529: "overloaded_error"}.get(status, "rate_limit_error")
-                data = json.dumps({"type": "error",
-                                   "error": {"type": kind, "message": f"fake {status}"}}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -128,6 +117,26 @@ class FakeAnthropic:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    # -- the API's own shape (FakeBedrock overrides these) --------------------------------------
+
+    def _serves(self, path: str) -> bool:
+        return path.endswith("/v1/messages")
+
+    def _error(self, handler: BaseHTTPRequestHandler, status: int) -> None:
+        kind = {401: "authentication_error", 404: "not_found_error",
+                529: "overloaded_error"}.get(status, "rate_limit_error")
+        data = json.dumps({"type": "error",
+                           "error": {"type": kind, "message": f"fake {status}"}}).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _stream(self, body: dict[str, Any], name: str, arguments: str,
+                usage: Usage) -> Iterator[bytes]:
+        return _events(body, name, arguments, usage)
 
     # -- caching ----------------------------------------------------------------------------
 
@@ -153,6 +162,11 @@ class FakeAnthropic:
                           else content or []):
                 add(f"{message.get('role')}:", block)
         return out
+
+    _content_type = "text/event-stream"
+
+    def _next(self, body: dict[str, Any]) -> tuple[str, str]:
+        return _next_call(_tool_names(body), _results(body), self.searches, self.report_chars)
 
     def _plan(self, body: dict[str, Any]) -> tuple[Usage, list[str]]:
         """The request's usage, and the prefixes it writes once its response begins."""
@@ -180,19 +194,19 @@ class FakeAnthropic:
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         usage, writes = self._plan(body)
-        name, arguments = _next_call(body, self.searches, self.report_chars)
+        name, arguments = self._next(body)
         if self.first_token_s:
             time.sleep(self.first_token_s)
         with self._lock:  # the entries are usable once this response has begun
             self._cache.update(writes)
         handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Content-Type", self._content_type)
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
         usage.output_tokens = tokens(arguments) + 20
         with self._lock:
             self.usages.append(usage)
-        for part in _events(body, name, arguments, usage):
+        for part in self._stream(body, name, arguments, usage):
             handler.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
             handler.wfile.flush()
             if self.chunk_delay_s:
@@ -221,10 +235,9 @@ def _results(body: dict[str, Any]) -> list[str]:
     return names
 
 
-def _next_call(body: dict[str, Any], searches: int, report_chars: int) -> tuple[str, str]:
+def _next_call(tools: list[str], done: list[str], searches: int,
+               report_chars: int) -> tuple[str, str]:
     """The agent's next tool call: searches, then the save tool, then the findings."""
-    tools = _tool_names(body)
-    done = _results(body)
     save = next(n for n in tools if n.startswith("save_"))
     findings = [n for n in tools if n.endswith("Findings")]
     searched = sum(1 for n in done if n == "search_documents")
