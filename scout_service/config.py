@@ -247,6 +247,9 @@ OPTIONS: tuple[Option, ...] = (
            "Most files one session may hold.", "limits"),
     Option(("SCOUT_MAX_REPORT_MB",), "max_report_mb", "4", _float(0.001, 64),
            "Largest report (UTF-8 Markdown).", "limits"),
+    Option(("SCOUT_MAX_REPORT_VERSIONS",), "max_report_versions", "20", _int(1, 1000),
+           "Versions of each report kept readable; saving one more deletes the oldest.",
+           "limits"),
     Option(("SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR",), "max_runs_per_session_per_hour", "10",
            _int(1, 100_000), "Research runs a session may start in any hour.", "limits"),
     Option(("SCOUT_MAX_RUNS_PER_PRINCIPAL",), "max_runs_per_principal", "4", _int(1, 100_000),
@@ -413,6 +416,7 @@ class Settings:
     max_session_mb: float = 100
     max_files_per_session: int = 20
     max_report_mb: float = 4
+    max_report_versions: int = 20
     max_runs_per_session_per_hour: int = 10
     max_runs_per_principal: int = 4
     max_concurrent_runs: int = 4

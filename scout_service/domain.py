@@ -135,7 +135,11 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class Report:
-    """One report version. ``content`` is ``None`` in list results."""
+    """One report version. ``content`` is ``None`` in list results.
+
+    Every save (an agent's or a caller's) is a new version; the store keeps
+    the newest ``StoreLimits.max_report_versions`` of each kind.
+    """
 
     session_id: str
     kind: ReportKind
@@ -150,6 +154,8 @@ class Report:
     # and the run they belong to.
     cited: tuple[str, ...] = ()
     sources_run_id: str | None = None
+    # 1 for the kind's first save, one more for each save after it.
+    version: int = 1
 
 
 class SourceKind(enum.Enum):

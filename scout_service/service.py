@@ -240,15 +240,16 @@ class ScoutService:
     # -- reports -------------------------------------------------------------------
 
     async def get_report(
-        self, p: Principal, session_id: str, kind: ReportKind
+        self, p: Principal, session_id: str, kind: ReportKind, version: int | None = None
     ) -> tuple[Report, list[Source]]:
-        """One report with its content, and the sources it cites.
+        """One report (the latest version, or ``version``) and the sources it cites.
 
         A report that cites nothing costs one GetItem; one that cites sources,
-        one Query more (its run's sources).
+        one Query more (its run's sources). An old version cites the sources
+        of its own run.
         """
         await self._check_access(p, session_id)
-        report = await self.store.get_report(session_id, kind)
+        report = await self.store.get_report(session_id, kind, version)
         if not report.cited or report.sources_run_id is None:
             return report, []
         sources = await self._run_sources(session_id, report.sources_run_id)
@@ -297,6 +298,16 @@ class ScoutService:
         return {s.source_id: s async for s in every_item(lambda token: self.store.list_sources(
             session_id, run_id, page_size=1000, page_token=token))}
 
+    async def list_report_versions(
+        self, p: Principal, session_id: str, kind: ReportKind, page_size: int,
+        page_token: str | None,
+    ) -> Page[Report]:
+        """A report's kept versions without content, newest first."""
+        await self._check_access(p, session_id)
+        return await self.store.list_report_versions(
+            session_id, kind, page_size=page_size, page_token=page_token
+        )
+
     async def list_reports(
         self, p: Principal, session_id: str, page_size: int, page_token: str | None
     ) -> Page[Report]:
@@ -310,7 +321,7 @@ class ScoutService:
         self, p: Principal, session_id: str, kind: ReportKind, content: str,
         request_id: str | None,
     ) -> Report:
-        """Store a caller's version of a report."""
+        """Store a caller's version of a report as its next version."""
         # put_report itself reads the session (with the report it replaces) and
         # refuses an expired or deleted one: the owner check can come from the cache.
         session = await self.session_for(p, session_id, write=True)

@@ -86,6 +86,7 @@ def store_limits(s: Settings) -> StoreLimits:
     return StoreLimits(
         max_file_bytes=int(s.max_file_mb * 1024 * 1024),
         max_report_bytes=int(s.max_report_mb * 1024 * 1024),
+        max_report_versions=s.max_report_versions,
         max_ttl_seconds=s.max_session_ttl_seconds,
         max_files_per_session=s.max_files_per_session,
         max_session_bytes=int(s.max_session_mb * 1024 * 1024),

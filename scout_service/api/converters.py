@@ -161,6 +161,7 @@ def report_to_pb(
         author=r.author,
         sources=[source_to_pb(s) for s in sources],
         sources_run_id=r.sources_run_id or "",
+        version=r.version,
     )
 
 

@@ -161,9 +161,23 @@ class ReportServicer(report_pb2_grpc.ReportServiceServicer):
         self, request: report_pb2.GetReportRequest, context: Ctx, p: Principal
     ) -> report_pb2.GetReportResponse:
         sid = valid.session_id(request.session_id)
+        kind = conv.report_kind_from_pb(request.kind)
         report, sources = await self.service.get_report(
-            p, sid, conv.report_kind_from_pb(request.kind))
+            p, sid, kind, valid.report_version(request.version))
         return report_pb2.GetReportResponse(report=conv.report_to_pb(report, sources))
+
+    @unary
+    async def ListReportVersions(  # noqa: N802
+        self, request: report_pb2.ListReportVersionsRequest, context: Ctx, p: Principal
+    ) -> report_pb2.ListReportVersionsResponse:
+        sid = valid.session_id(request.session_id)
+        kind = conv.report_kind_from_pb(request.kind)
+        size, token = valid.page(request.page_size, request.page_token)
+        page = await self.service.list_report_versions(p, sid, kind, size, token)
+        return report_pb2.ListReportVersionsResponse(
+            versions=[conv.report_to_pb(r) for r in page.items],
+            next_page_token=page.next_token or "",
+        )
 
     @unary
     async def ListSources(  # noqa: N802

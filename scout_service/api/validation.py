@@ -123,6 +123,13 @@ def page(page_size: int, page_token: str) -> tuple[int, str | None]:
     return page_size or DEFAULT_PAGE_SIZE, page_token or None
 
 
+def report_version(value: int, field: str = "version") -> int | None:
+    """A report version: 0 → the latest (None), else 1 or more."""
+    if value < 0:
+        raise _bad(field, f"must be 0 (the latest) or a version number from 1, got {value}")
+    return value or None
+
+
 def ttl_seconds(
     value: duration_pb2.Duration, present: bool, default: int, maximum: int, field: str = "ttl"
 ) -> int:

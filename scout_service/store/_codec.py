@@ -170,7 +170,7 @@ def session_from(item: Item) -> Session:
 # Attributes of blob metadata items other than the bytes (for list projections).
 FILE_META = ("sk", "content_type", "size", "sha256", "created_at", "ttl")
 REPORT_META = ("sk", "size", "sha256", "updated_at", "source", "author", "run_id", "cited",
-               "sources_run_id", "ttl")
+               "sources_run_id", "version", "ttl")
 BLOB_REF = ("version_id", "blob_id", "chunk_count", "ttl")
 
 
@@ -199,8 +199,9 @@ def file_from(session_id: str, item: Item) -> FileInfo:
 
 
 def report_fields(report: Report) -> Item:
-    """The metadata attributes of a report (REPORT# and PutReport records)."""
+    """The metadata attributes of a report (REPORT#, REPORTV# and PutReport records)."""
     item: Item = {
+        "version": n(report.version),
         "size": n(report.size),
         "sha256": s(report.sha256),
         "updated_at": n(report.updated_at),
@@ -217,7 +218,10 @@ def report_fields(report: Report) -> Item:
 
 
 def report_from(session_id: str, kind: ReportKind, item: Item, content: str | None) -> Report:
-    """A Report from a REPORT# item (or a PutReport idempotency record)."""
+    """A Report from a REPORT# or REPORTV# item (or a PutReport idempotency record).
+
+    Items stored before versions existed have no ``version``: they are version 1.
+    """
     return Report(
         session_id=session_id,
         kind=kind,
@@ -230,6 +234,7 @@ def report_from(session_id: str, kind: ReportKind, item: Item, content: str | No
         content=content,
         cited=tuple(filter(None, (opt_s(item, "cited") or "").split(","))),
         sources_run_id=opt_s(item, "sources_run_id"),
+        version=get_i(item, "version", 1),
     )
 
 

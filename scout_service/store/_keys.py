@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from scout_service.errors import Conflict, InvalidArgument, ResourceExhausted
+from scout_service.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
 
 if TYPE_CHECKING:
     from scout_service.domain import Source
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 SESSION_SK = "SESSION"
 FILE_PREFIX = "FILE#"
 REPORT_PREFIX = "REPORT#"
+REPORT_VERSION_PREFIX = "REPORTV#"
 RUN_PREFIX = "RUN#"
 EVENT_PREFIX = "EVENT#"
 BLOB_PREFIX = "BLOB#"
@@ -55,6 +56,16 @@ def file_sk(name: str) -> str:
 def report_sk(name: str) -> str:
     """Sort key of a report's metadata item (``name`` is ReportKind.value)."""
     return REPORT_PREFIX + name
+
+
+def report_versions_prefix(name: str) -> str:
+    """Sort-key prefix of a report kind's versions."""
+    return f"{REPORT_VERSION_PREFIX}{name}#"
+
+
+def report_version_sk(name: str, version: int) -> str:
+    """Sort key of one version of a report; zero padding keeps versions in order."""
+    return f"{report_versions_prefix(name)}{version:06d}"
 
 
 def run_sk(run_id: str) -> str:
@@ -140,6 +151,7 @@ LIST_RUNS = "runs"
 LIST_SESSIONS = "sessions"
 LIST_ALL_SESSIONS = "all_sessions"
 LIST_SOURCES = "sources"
+LIST_REPORT_VERSIONS = "report_versions"
 LIST_QUESTIONS = "questions"
 
 _PREFIX_OF = {LIST_FILES: FILE_PREFIX, LIST_REPORTS: REPORT_PREFIX, LIST_RUNS: RUN_PREFIX,
@@ -191,6 +203,13 @@ def _key_fits(listing: str, scope: str, key: Mapping[str, str]) -> bool:
         )
     if listing == LIST_ALL_SESSIONS:
         return set(key) == {"gsi1sk"}
+    if listing == LIST_REPORT_VERSIONS:
+        session_id, _, name = scope.partition("/")
+        return (
+            set(key) == {"session_id", "sk"}
+            and key["session_id"] == session_id
+            and key["sk"].startswith(report_versions_prefix(name))
+        )
     if listing == LIST_SOURCES:
         session_id, _, run_id = scope.partition("/")
         return (
@@ -253,6 +272,30 @@ def report_too_large(kind: str, size: int, limit: int) -> ResourceExhausted:
 
 MAX_SOURCE_BATCH = 99
 """Sources one put_sources stores: with the session's ttl check, one 100-item transaction."""
+
+
+def report_versions_scope(session_id: str, name: str) -> str:
+    """The page-token scope of one report kind's version listing."""
+    return f"{session_id}/{name}"
+
+
+def report_not_found(title: str, session_id: str) -> NotFound:
+    """The error for a report kind with no stored version."""
+    return NotFound(f"{title} not found in session {session_id}", reason="REPORT_NOT_FOUND")
+
+
+def version_not_found(title: str, session_id: str, version: int,
+                      stored: Sequence[int]) -> NotFound:
+    """The error for a report version that was never stored or was pruned."""
+    held = (f"versions {min(stored)}-{max(stored)} are stored" if len(stored) > 1
+            else f"version {stored[0]} is stored" if stored else "no version is stored")
+    return NotFound(
+        f"{title} version {version} not found in session {session_id}: {held} "
+        "(older ones are pruned, SCOUT_MAX_REPORT_VERSIONS)",
+        reason="REPORT_VERSION_NOT_FOUND",
+        metadata={"version": str(version),
+                  "stored_versions": ",".join(str(v) for v in sorted(stored))},
+    )
 
 
 def check_source_batch(sources: Sequence[Source]) -> None:

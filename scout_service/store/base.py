@@ -71,6 +71,9 @@ class StoreLimits:
     max_file_bytes: int = 25 * 1024 * 1024
     # Largest report, in bytes of UTF-8 Markdown.
     max_report_bytes: int = 4 * 1024 * 1024
+    # Versions of each report kept readable (the latest included); a save
+    # past it deletes the oldest (SCOUT_MAX_REPORT_VERSIONS).
+    max_report_versions: int = 20
     # Chunk size for blobs: under DynamoDB's 400 KB item limit with room for
     # the keys and attributes around it.
     chunk_bytes: int = 350 * 1000
@@ -209,8 +212,11 @@ class Store(abc.ABC):
         cited: Sequence[str] = (),
         sources_run_id: str | None = None,
     ) -> Report:
-        """Store or replace a report; returns it without content.
+        """Store a report as its kind's next version; returns it without content.
 
+        The first save of a kind is version 1, each later one the latest plus
+        one; earlier versions stay readable until more than
+        ``limits.max_report_versions`` exist, then the oldest are deleted.
         ``cited`` are the source ids the content cites (already verified by
         the caller against the sources of run ``sources_run_id``).
 
@@ -220,8 +226,22 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def get_report(self, session_id: str, kind: ReportKind) -> Report:
-        """A report with its content; ``NotFound`` when absent or expired."""
+    async def get_report(
+        self, session_id: str, kind: ReportKind, version: int | None = None
+    ) -> Report:
+        """A report with its content: the latest version, or ``version``.
+
+        ``NotFound`` (``REPORT_NOT_FOUND``) when the kind has no report or
+        the session is gone; ``NotFound`` (``REPORT_VERSION_NOT_FOUND``,
+        naming the stored versions) for a version never stored or pruned.
+        """
+
+    @abc.abstractmethod
+    async def list_report_versions(
+        self, session_id: str, kind: ReportKind, *, page_size: int,
+        page_token: str | None = None,
+    ) -> Page[Report]:
+        """A kind's kept versions without content, newest first (none: empty)."""
 
     @abc.abstractmethod
     async def list_reports(

@@ -11,7 +11,9 @@ the base class, ``_access.TableAccess``. The rules this module keeps:
   nothing lands in a dead session and children expire with their session.
 - Blobs of any size: chunks first, the metadata item last (a reader never
   sees a partial blob), a fresh ``blob_id`` per version (versions never mix),
-  the replaced version's chunks deleted afterwards.
+  the replaced version's chunks deleted afterwards — except a report's: each
+  report version has its own REPORTV# item beside the latest (REPORT#), and
+  its chunks go only when the version bound prunes it.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from scout_service.store._access import (
     logger,
     make_client,
     prefix_query,
+    projection,
     with_live_filter,
 )
 from scout_service.store.base import Store, StoreLimits, every_item
@@ -528,12 +531,12 @@ class DynamoStore(TableAccess, Store):
         self,
         session_id: str,
         sk: str,
-        build: Callable[[int], Item],
+        build: Callable[[int, Item | None], Item],
         old: Item | None,
         ttl: int,
         *,
         chunks: Sequence[Item],
-        extra: Callable[[int], list[dict[str, Any]]] = lambda _ttl: [],
+        extra: Callable[[int, Item | None], list[dict[str, Any]]] = lambda _ttl, _old: [],
         guard: Callable[[int, Item | None], dict[str, Any]] | None = None,
         refused: Callable[[Item | None], Awaitable[None]] | None = None,
         ref: Sequence[str] = codec.BLOB_REF,
@@ -545,14 +548,16 @@ class DynamoStore(TableAccess, Store):
         chunks, none leak). If the session's ttl moved meanwhile, the new
         chunks follow it and the commit is retried.
 
+        ``build(ttl, old)`` is the new metadata item and ``extra(ttl, old)``
+        the transaction's further items, given the version being replaced.
         ``guard(ttl, old)`` is the transaction's session item (default: the
         session is live with ``ttl``); when it fails with the ttl unchanged,
         ``refused(old)`` raises what it refused, or returns to retry. ``ref``:
         the attributes of ``old`` to read again after a concurrent replace.
         """
         for attempt in range(WRITE_ATTEMPTS):
-            item = build(ttl)
-            more = extra(ttl)
+            item = build(ttl, old)
+            more = extra(ttl, old)
             session_item = (guard(ttl, old) if guard is not None
                             else self._session_check(session_id, ttl))
             if old is None:
@@ -603,6 +608,7 @@ class DynamoStore(TableAccess, Store):
         written: list[Item],
         commit: asyncio.Future[tuple[Item | None, int]] | None,
         what: str,
+        landed: Callable[[Item | None], Awaitable[None]] | None = None,
     ) -> None:
         """After a failed or cancelled blob write: delete its chunks only if surely unused.
 
@@ -611,7 +617,8 @@ class DynamoStore(TableAccess, Store):
         would leave a listed file that can never be read. So wait for an
         in-flight commit, then ask the metadata item which blob it points at;
         when that cannot be known, keep the chunks (they expire with the
-        session) rather than risk the data.
+        session) rather than risk the data. ``landed(old)`` is what a commit
+        that landed after all does next (default: drop the replaced version).
         """
         if not written:
             return
@@ -621,7 +628,10 @@ class DynamoStore(TableAccess, Store):
             except BaseException:  # noqa: BLE001 - its outcome is checked below
                 pass
             else:  # it landed after all: the new version is live, drop the one it replaced
-                await self._drop_old_version(session_id, old, what)
+                if landed is not None:
+                    await landed(old)
+                else:
+                    await self._drop_old_version(session_id, old, what)
                 return
             try:
                 meta = await self._get_raw(session_id, sk, codec.BLOB_REF)
@@ -717,7 +727,7 @@ class DynamoStore(TableAccess, Store):
             )
             count = len(written)
 
-            def build(item_ttl: int) -> Item:
+            def build(item_ttl: int, _replacing: Item | None) -> Item:
                 return {
                     **self._key(session_id, sk),
                     "content_type": codec.s(content_type),
@@ -943,12 +953,21 @@ class DynamoStore(TableAccess, Store):
         inline = len(raw) <= self._inline_max
         blob_id = uuid.uuid4().hex
         written: list[Item] = []
-        fields = codec.report_fields(report)
+        # A report stored before versions existed (REPORT# without a version)
+        # is kept as version 1: its whole item is copied to REPORTV# in the commit.
+        legacy = (await self._get(session_id, sk)
+                  if old is not None and "version" not in old else None)
+        kept_legacy = [False]
 
-        def build(item_ttl: int) -> Item:
+        def versioned(replacing: Item | None) -> Report:
+            # The next version of the one replaced (re-read after a lost race).
+            after = 0 if replacing is None else codec.get_i(replacing, "version", 1)
+            return replace(report, version=after + 1)
+
+        def body(item_sk: str, item_ttl: int, replacing: Item | None) -> Item:
             return {
-                **self._key(session_id, sk),
-                **fields,
+                **self._key(session_id, item_sk),
+                **codec.report_fields(versioned(replacing)),
                 "ttl": codec.n(item_ttl),
                 **codec.blob_fields(
                     uuid.uuid4().hex if inline else blob_id,
@@ -958,21 +977,47 @@ class DynamoStore(TableAccess, Store):
                 ),
             }
 
-        def record_put(item_ttl: int) -> list[dict[str, Any]]:
-            if idem is None:
-                return []
-            return [
-                {
+        def build(item_ttl: int, replacing: Item | None) -> Item:
+            return body(sk, item_ttl, replacing)
+
+        def more(item_ttl: int, replacing: Item | None) -> list[dict[str, Any]]:
+            # The latest version is written twice: as REPORT# (one GetItem
+            # reads the latest) and as its REPORTV# item, which stays when a
+            # later save replaces REPORT#. Both share the blob's chunks. No
+            # condition needed: REPORT#'s own makes each version number unique.
+            number = versioned(replacing).version
+            items: list[dict[str, Any]] = [{"Put": {
+                "TableName": self.table_name,
+                "Item": body(keys.report_version_sk(kind.value, number), item_ttl, replacing),
+            }}]
+            kept_legacy[0] = (legacy is not None and replacing is not None
+                              and "version" not in replacing
+                              and replacing.get("version_id") == legacy.get("version_id"))
+            if kept_legacy[0]:
+                assert legacy is not None
+                items.append({"Put": {"TableName": self.table_name, "Item": {
+                    **legacy, **self._key(session_id, keys.report_version_sk(kind.value, 1)),
+                    "version": codec.n(1), "ttl": codec.n(item_ttl)}}})
+            if idem is not None:
+                items.append({
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": {**self._key(session_id, idem), **fields, "ttl": codec.n(item_ttl)},
+                        "Item": {**self._key(session_id, idem),
+                                 **codec.report_fields(versioned(replacing)),
+                                 "ttl": codec.n(item_ttl)},
                         # An expired record is as good as none.
                         "ConditionExpression": "attribute_not_exists(sk) OR #ttl <= :now",
                         "ExpressionAttributeNames": {"#ttl": "ttl"},
                         "ExpressionAttributeValues": {":now": codec.n(self._clock())},
                     }
-                }
-            ]
+                })
+            return items
+
+        async def after_commit(replaced: Item | None) -> None:
+            if replaced is not None and "version" not in replaced and not kept_legacy[0]:
+                # Stored before versions existed and not kept: nothing else uses its chunks.
+                await self._drop_old_version(session_id, replaced, kind.value)
+            await self._prune_versions(session_id, kind, versioned(replaced).version)
 
         commit: asyncio.Future[tuple[Item | None, int]] | None = None
         try:
@@ -983,12 +1028,13 @@ class DynamoStore(TableAccess, Store):
                         session_id, blob_id, written, raw[start : start + step], ttl
                     )
             commit = asyncio.ensure_future(self._commit_blob(
-                session_id, sk, build, old, ttl, chunks=written, extra=record_put
+                session_id, sk, build, old, ttl, chunks=written, extra=more,
+                ref=(*codec.BLOB_REF, "version"),
             ))
             old, _ = await asyncio.shield(commit)
         except TransactionCancelled as cancelled:  # definitive: the commit did not happen
             await self._delete_quietly(written, "chunks of a report", session_id=session_id)
-            if idem is not None and cancelled.failed(2):
+            if idem is not None and cancelled.failed(3 + kept_legacy[0]):
                 # A concurrent retry with the same request id won: its result.
                 record = await self._get(session_id, idem)
                 if record is not None:
@@ -996,18 +1042,76 @@ class DynamoStore(TableAccess, Store):
             raise
         except BaseException:
             await asyncio.shield(self._discard_unless_committed(
-                session_id, sk, blob_id, written, commit, kind.value))
+                session_id, sk, blob_id, written, commit, kind.value, landed=after_commit))
             raise
-        await self._drop_old_version(session_id, old, kind.value)
-        return report
+        await after_commit(old)
+        return versioned(old)
 
-    async def get_report(self, session_id: str, kind: ReportKind) -> Report:
-        """See ``Store.get_report``: one GetItem for a report stored inline."""
-        item = await self._get(session_id, keys.report_sk(kind.value))
-        if item is None:
-            raise NotFound(
-                f"{kind.title} not found in session {session_id}", reason="REPORT_NOT_FOUND"
-            )
+    async def _prune_versions(self, session_id: str, kind: ReportKind, latest: int) -> None:
+        """Delete the versions (and their chunks) the version bound no longer keeps.
+
+        Best effort, like the cleanup of a replaced file: what stays expires
+        with the session. Every version up to the bound's edge is looked for,
+        so one missed cleanup is caught by the next save.
+        """
+        oldest_kept = latest - self.limits.max_report_versions + 1
+        if oldest_kept <= 1:
+            return
+        query = {
+            "KeyConditionExpression": "session_id = :sid AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":sid": codec.s(session_id),
+                ":first": codec.s(keys.report_version_sk(kind.value, 0)),
+                ":last": codec.s(keys.report_version_sk(kind.value, oldest_kept - 1)),
+            },
+            **projection(("sk", "blob_id", "chunk_count")),
+        }
+        try:
+            doomed = [i async for page, _ in self._query_pages(**query) for i in page]
+        except ScoutError as error:
+            logger.warning("could not prune old report versions: %s", error.message,
+                           extra={"session_id": session_id})
+            return
+        chunk_keys = [
+            k for i in doomed if "blob_id" in i
+            for k in self._chunk_keys(session_id, codec.get_s(i, "blob_id"),
+                                      codec.get_i(i, "chunk_count"))
+        ]
+        # The version items first: a reader then finds no version rather than
+        # one whose chunks are gone.
+        await self._delete_quietly([self._key(session_id, i["sk"]["S"]) for i in doomed],
+                                   f"old versions of {kind.value}", session_id=session_id)
+        await self._delete_quietly(chunk_keys, f"chunks of old versions of {kind.value}",
+                                   session_id=session_id)
+
+    async def get_report(
+        self, session_id: str, kind: ReportKind, version: int | None = None
+    ) -> Report:
+        """See ``Store.get_report``: one GetItem for a report stored inline.
+
+        The latest version is REPORT#; an explicit one is its REPORTV# item
+        (a miss reads which versions exist, for the error).
+        """
+        if version is None:
+            item = await self._get(session_id, keys.report_sk(kind.value))
+            if item is None:
+                raise keys.report_not_found(kind.title, session_id)
+            return await self._report_of(session_id, kind, item)
+        item = await self._get(session_id, keys.report_version_sk(kind.value, version))
+        if item is not None:
+            return await self._report_of(session_id, kind, item)
+        stored = [r.version async for r in every_item(lambda token: self.list_report_versions(
+            session_id, kind, page_size=1000, page_token=token))]
+        if not stored:
+            raise keys.report_not_found(kind.title, session_id)
+        if version in stored:  # a report stored before versions existed (REPORT# only)
+            latest = await self.get_report(session_id, kind)
+            if latest.version == version:
+                return latest
+        raise keys.version_not_found(kind.title, session_id, version, stored)
+
+    async def _report_of(self, session_id: str, kind: ReportKind, item: Item) -> Report:
+        """The report of a REPORT# or REPORTV# item, its content read inline or from chunks."""
         if "data" in item:
             raw = bytes(item["data"]["B"])
         else:
@@ -1019,6 +1123,28 @@ class DynamoStore(TableAccess, Store):
             )
             raw = b"".join([part async for part in parts])
         return codec.report_from(session_id, kind, item, raw.decode("utf-8"))
+
+    async def list_report_versions(
+        self, session_id: str, kind: ReportKind, *, page_size: int,
+        page_token: str | None = None,
+    ) -> Page[Report]:
+        """See ``Store.list_report_versions``: one Query of the kind's REPORTV# items."""
+        query = prefix_query(session_id, keys.report_versions_prefix(kind.value),
+                             codec.REPORT_META)
+        query["ScanIndexForward"] = False
+        items, token = await self._list_page(
+            listing=keys.LIST_REPORT_VERSIONS,
+            scope=keys.report_versions_scope(session_id, kind.value),
+            page_size=page_size,
+            page_token=page_token,
+            query=query,
+        )
+        if not items and not page_token:
+            # A report stored before versions existed has no REPORTV# item yet.
+            legacy = await self._get(session_id, keys.report_sk(kind.value), codec.REPORT_META)
+            items = [legacy] if legacy is not None and "version" not in legacy else []
+        return Page(items=[codec.report_from(session_id, kind, i, None) for i in items],
+                    next_token=token)
 
     async def list_reports(
         self, session_id: str, *, page_size: int, page_token: str | None = None

@@ -54,7 +54,8 @@ class _SessionData:
     session: Session
     create_idem: tuple[str, str] | None = None
     files: dict[str, tuple[FileInfo, bytes]] = field(default_factory=dict)
-    reports: dict[str, tuple[Report, str]] = field(default_factory=dict)
+    # kind name -> its kept versions, oldest first (each with its content)
+    reports: dict[str, list[tuple[Report, str]]] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)
     events: dict[str, dict[int, ProgressEvent]] = field(default_factory=dict)
     # run id -> source number -> source
@@ -301,6 +302,7 @@ class MemoryStore(Store):
                 previous = data.idem.get(idem_key)
                 if isinstance(previous, Report):
                     return previous
+            versions = data.reports.setdefault(kind.value, [])
             report = Report(
                 session_id=session_id,
                 kind=kind,
@@ -312,23 +314,44 @@ class MemoryStore(Store):
                 run_id=run_id,
                 cited=tuple(cited),
                 sources_run_id=sources_run_id,
+                version=versions[-1][0].version + 1 if versions else 1,
             )
-            data.reports[kind.value] = (report, content)
+            versions.append((report, content))
+            del versions[: -self.limits.max_report_versions]
             if request_id is not None:
                 data.idem[idem_key] = report
             return report
 
-    async def get_report(self, session_id: str, kind: ReportKind) -> Report:
+    async def get_report(
+        self, session_id: str, kind: ReportKind, version: int | None = None
+    ) -> Report:
         """See ``Store.get_report``."""
         with self._lock:
             data = self._live(session_id)
-            entry = data.reports.get(kind.value) if data is not None else None
-        if entry is None:
-            raise NotFound(
-                f"{kind.title} not found in session {session_id}", reason="REPORT_NOT_FOUND"
-            )
-        report, content = entry
-        return replace(report, content=content)
+            versions = list(data.reports.get(kind.value, [])) if data is not None else []
+        if not versions:
+            raise keys.report_not_found(kind.title, session_id)
+        if version is None:
+            report, content = versions[-1]
+            return replace(report, content=content)
+        for report, content in versions:
+            if report.version == version:
+                return replace(report, content=content)
+        raise keys.version_not_found(kind.title, session_id, version,
+                                     [r.version for r, _ in versions])
+
+    async def list_report_versions(
+        self, session_id: str, kind: ReportKind, *, page_size: int,
+        page_token: str | None = None,
+    ) -> Page[Report]:
+        """See ``Store.list_report_versions``."""
+        with self._lock:
+            data = self._live(session_id)
+            rows = [(keys.report_version_sk(kind.value, r.version), r)
+                    for r, _ in (data.reports.get(kind.value, []) if data is not None else [])]
+        return _page_by_sk(rows, keys.LIST_REPORT_VERSIONS, session_id, page_size, page_token,
+                           descending=True,
+                           scope=keys.report_versions_scope(session_id, kind.value))
 
     async def put_sources(self, sources: Sequence[Source]) -> None:
         """See ``Store.put_sources``."""
@@ -400,7 +423,8 @@ class MemoryStore(Store):
         with self._lock:
             data = self._live(session_id)
             rows = (
-                [(keys.report_sk(name), report) for name, (report, _) in data.reports.items()]
+                [(keys.report_sk(name), versions[-1][0])
+                 for name, versions in data.reports.items() if versions]
                 if data is not None
                 else []
             )

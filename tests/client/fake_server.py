@@ -134,6 +134,7 @@ class FakeScout:
         self.session_order: list[str] = []
         self.files: dict[tuple[str, str], tuple[types_pb2.FileInfo, bytes]] = {}
         self.reports: dict[tuple[str, int], types_pb2.Report] = {}
+        self.report_versions: dict[tuple[str, int], list[types_pb2.Report]] = {}
         self.runs: dict[str, research_pb2.Run] = {}
         self.events: dict[str, list[research_pb2.ProgressEvent]] = {}
         self.request_ids: dict[str, Any] = {}
@@ -266,6 +267,9 @@ class FakeScout:
             author="offline" if run_id else "tester",
         )
         with self.lock:
+            versions = self.report_versions.setdefault((session_id, kind), [])
+            report.version = len(versions) + 1
+            versions.append(report)
             self.reports[(session_id, kind)] = report
         return report
 
@@ -414,9 +418,29 @@ class ReportServicer(report_pb2_grpc.ReportServiceServicer):
             abort(context, grpc.StatusCode.INVALID_ARGUMENT, "kind is required", "KIND")
         with self.fake.lock:
             report = self.fake.reports.get((request.session_id, request.kind))
+            versions = list(self.fake.report_versions.get((request.session_id, request.kind), []))
         if report is None:
             abort(context, grpc.StatusCode.NOT_FOUND, "no such report", "REPORT_NOT_FOUND")
+        if request.version:
+            if request.version > len(versions):
+                abort(context, grpc.StatusCode.NOT_FOUND, "no such version",
+                      "REPORT_VERSION_NOT_FOUND")
+            report = versions[request.version - 1]
         return report_pb2.GetReportResponse(report=report)
+
+    def ListReportVersions(self, request, context):
+        self.fake.enter("ListReportVersions", context)
+        self.fake.session(request.session_id, context)
+        with self.fake.lock:
+            versions = []
+            for report in reversed(self.fake.report_versions.get(
+                    (request.session_id, request.kind), [])):
+                listed = types_pb2.Report()
+                listed.CopyFrom(report)
+                listed.content = ""
+                versions.append(listed)
+        page, token = _page(versions, request.page_size, request.page_token)
+        return report_pb2.ListReportVersionsResponse(versions=page, next_page_token=token)
 
     def ListReports(self, request, context):
         self.fake.enter("ListReports", context)

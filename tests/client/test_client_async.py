@@ -138,6 +138,21 @@ def test_reports_and_export(server: FakeServer, tmp_path: Path) -> None:
     run(server, flow)
 
 
+def test_report_versions(server: FakeServer) -> None:
+    async def flow(scout: AsyncScoutClient) -> None:
+        sid = (await scout.create_session()).session_id
+        await scout.put_report(sid, "price", "# Price v1\n")
+        edited = await scout.put_report(sid, "price", "# Price, edited\n")
+        assert edited.version == 2
+        assert (await scout.get_report(sid, "price", version=1)).content == "# Price v1\n"
+        assert (await scout.get_report(sid, "price")).version == 2
+        page = await scout.list_report_versions(sid, "price")
+        assert [r.version for r in page.versions] == [2, 1]
+        assert [r.version async for r in scout.iter_report_versions(sid, "price", 1)] == [2, 1]
+
+    run(server, flow)
+
+
 def test_research(server: FakeServer, fake: FakeScout) -> None:
     async def flow(scout: AsyncScoutClient) -> None:
         sid = (await scout.create_session()).session_id

@@ -134,6 +134,24 @@ def test_reports(scout: Scout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     code, out, _ = scout("report", "list", sid)
     assert "market" in out and "caller" in out
 
+    edited.write_text("# Market\n\nEdited again.\n")
+    code, out, _ = scout("report", "put", sid, "market", str(edited))
+    assert code == 0 and "version 2" in out
+    code, out, _ = scout("versions", sid, "market")
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert code == 0 and [row[0] for row in rows] == ["2", "1"]
+    versions = scout.json("versions", sid, "market")
+    assert isinstance(versions, dict)
+    assert [v["version"] for v in versions["versions"]] == ["2", "1"]  # int64: JSON strings
+    code, out, _ = scout("report", "get", sid, "market", "--version", "1")
+    assert code == 0 and out == "# Market\n\nEdited.\n"
+    code, out, _ = scout("report", "get", sid, "market")
+    assert out == "# Market\n\nEdited again.\n"
+    code, _, err = scout("report", "get", sid, "market", "--version", "7")
+    assert code == 1 and "NOT_FOUND" in err
+    code, _, err = scout("report", "get", sid, "market", "--version", "0")
+    assert code == 2 and "version" in err
+
     target = tmp_path / "dossier.html"
     code, out, _ = scout("export", sid, "--format", "html", "-o", str(target))
     assert code == 0 and target.read_bytes().startswith(b"[html]")

@@ -190,6 +190,23 @@ def test_reports_round_trip(scout: ScoutClient, fake: FakeScout) -> None:
         scout.get_report(sid, "legal")
 
 
+def test_report_versions(scout: ScoutClient) -> None:
+    sid = scout.create_session().session_id
+    first = scout.put_report(sid, "legal", "# Legal v1\n")
+    second = scout.put_report(sid, "legal", "# Legal, edited\n")
+    assert (first.version, second.version) == (1, 2)
+    assert scout.get_report(sid, "legal").content == "# Legal, edited\n"
+    assert scout.get_report(sid, "legal", version=1).content == "# Legal v1\n"
+    page = scout.list_report_versions(sid, "legal", page_size=1)
+    assert [r.version for r in page.versions] == [2] and page.next_page_token
+    assert [(r.version, r.content) for r in scout.iter_report_versions(sid, "legal", 1)] == [
+        (2, ""), (1, "")]
+    with pytest.raises(NotFoundError):
+        scout.get_report(sid, "legal", version=3)
+    with pytest.raises(ValueError, match="version"):
+        scout.get_report(sid, "legal", version=-1)
+
+
 def test_export_to_bytes_and_to_a_file(scout: ScoutClient, tmp_path: Path) -> None:
     sid = scout.create_session().session_id
     scout.put_report(sid, "final", "# Final\n")

@@ -33,6 +33,7 @@ from scout_service.errors import (
     ResourceExhausted,
 )
 from scout_service.store._keys import encode_token
+from scout_service.store.base import StoreLimits
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -161,6 +162,7 @@ async def test_extend_session_keeps_everything_alive(store: Any, clock: Any) -> 
     sid = session.session_id
     await store.put_file(sid, "plan.md", "text/markdown", stream([b"# plan"]))
     await store.put_report(sid, ReportKind.MARKET, "market", source=ReportSource.AGENT, author="a")
+    await store.put_report(sid, ReportKind.MARKET, "edit", source=ReportSource.CALLER, author="b")
     run = await store.create_run(make_run(sid, "run-0001", clock=clock))
     await store.append_event(make_event(sid, run.run_id, 1, clock=clock))
 
@@ -170,7 +172,8 @@ async def test_extend_session_keeps_everything_alive(store: Any, clock: Any) -> 
     assert (await store.get_session(sid)).expires_at == extended.expires_at
     assert (await store.get_file(sid, "plan.md")).size == 6
     assert (await store.read_file(sid, "plan.md"))[1] == b"# plan"
-    assert (await store.get_report(sid, ReportKind.MARKET)).content == "market"
+    assert (await store.get_report(sid, ReportKind.MARKET)).content == "edit"
+    assert (await store.get_report(sid, ReportKind.MARKET, 1)).content == "market"
     assert (await store.get_run(sid, run.run_id)).run_id == run.run_id
     assert [e.sequence for e in await store.read_events(sid, run.run_id, after_sequence=0)] == [1]
     again = await store.create_session(owner="alice", ttl_seconds=100, request_id="r")
@@ -186,6 +189,7 @@ async def test_delete_session(store: Any, clock: Any) -> None:
     sid = session.session_id
     await store.put_file(sid, "plan.md", "text/plain", stream([b"x" * 250_000]))
     await store.put_report(sid, ReportKind.LEGAL, "legal", source=ReportSource.AGENT, author="a")
+    await store.put_report(sid, ReportKind.LEGAL, "edit", source=ReportSource.CALLER, author="b")
     await store.delete_session(sid)
     with pytest.raises(NotFound):
         await store.get_session(sid)
@@ -193,6 +197,9 @@ async def test_delete_session(store: Any, clock: Any) -> None:
         await store.get_file(sid, "plan.md")
     with pytest.raises(NotFound):
         await store.get_report(sid, ReportKind.LEGAL)
+    with pytest.raises(NotFound):
+        await store.get_report(sid, ReportKind.LEGAL, 1)
+    assert (await store.list_report_versions(sid, ReportKind.LEGAL, page_size=10)).items == []
     with pytest.raises(NotFound):
         await store.delete_session(sid)
     assert (await store.list_sessions("alice", page_size=10)).items == []
@@ -341,6 +348,123 @@ async def test_report_put_is_idempotent(store: Any) -> None:
         sid, ReportKind.PRICE, "three", source=ReportSource.CALLER, author="bob", request_id="p2"
     )
     assert (await store.get_report(sid, ReportKind.PRICE)).content == "three"
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def all_versions(store: Any, sid: str, kind: ReportKind, page_size: int) -> list[Any]:
+    found, token = [], None
+    while True:
+        page = await store.list_report_versions(sid, kind, page_size=page_size, page_token=token)
+        found.extend(page.items)
+        token = page.next_token
+        if not token:
+            return found
+
+
+async def test_every_save_is_a_new_version_and_old_ones_stay_readable(store: Any) -> None:
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    assert (await store.list_report_versions(sid, ReportKind.LEGAL, page_size=10)).items == []
+    big = "# Legal v1 [S1]\n" + "ä" * 200_000  # chunked in DynamoDB
+    first = await store.put_report(
+        sid, ReportKind.LEGAL, big, source=ReportSource.AGENT, author="legal",
+        run_id="r1", cited=("S1",), sources_run_id="r1",
+    )
+    edit = await store.put_report(
+        sid, ReportKind.LEGAL, "# Legal, edited", source=ReportSource.CALLER, author="bob",
+    )
+    rerun = await store.put_report(
+        sid, ReportKind.LEGAL, "# Legal v3 [S2]", source=ReportSource.AGENT, author="legal",
+        run_id="r2", cited=("S2",), sources_run_id="r2",
+    )
+    assert (first.version, edit.version, rerun.version) == (1, 2, 3)
+    await store.put_report(sid, ReportKind.MARKET, "m", source=ReportSource.AGENT, author="m")
+
+    latest = await store.get_report(sid, ReportKind.LEGAL)
+    assert (latest.version, latest.content) == (3, "# Legal v3 [S2]")
+    old = await store.get_report(sid, ReportKind.LEGAL, 1)
+    assert (old.content, old.sha256, old.version) == (big, sha(big), 1)
+    assert (old.cited, old.sources_run_id, old.run_id) == (("S1",), "r1", "r1")
+    edited = await store.get_report(sid, ReportKind.LEGAL, 2)
+    assert (edited.content, edited.source, edited.author) == (
+        "# Legal, edited", ReportSource.CALLER, "bob")
+    assert (edited.cited, edited.sources_run_id) == ((), None)
+    assert (await store.get_report(sid, ReportKind.LEGAL, 3)).sha256 == sha("# Legal v3 [S2]")
+
+    listed = await all_versions(store, sid, ReportKind.LEGAL, page_size=2)
+    assert [(r.version, r.sha256) for r in listed] == [
+        (3, sha("# Legal v3 [S2]")), (2, sha("# Legal, edited")), (1, sha(big))]
+    assert all(r.content is None and r.kind is ReportKind.LEGAL for r in listed)
+    # ListReports shows each kind once, at its latest version.
+    reports = (await store.list_reports(sid, page_size=10)).items
+    assert sorted((r.kind.value, r.version) for r in reports) == [
+        ("legal_report", 3), ("market_report", 1)]
+
+    with pytest.raises(NotFound) as missing:
+        await store.get_report(sid, ReportKind.LEGAL, 4)
+    assert missing.value.reason == "REPORT_VERSION_NOT_FOUND"
+    assert missing.value.metadata["stored_versions"] == "1,2,3"
+    assert "1-3" in missing.value.message
+    with pytest.raises(NotFound) as none:
+        await store.get_report(sid, ReportKind.PRICE, 1)
+    assert none.value.reason == "REPORT_NOT_FOUND"
+
+
+@pytest.mark.parametrize("store_limits", [StoreLimits(chunk_bytes=100_000,
+                                                      max_report_versions=3)])
+async def test_versions_past_the_bound_are_pruned_oldest_first(store: Any) -> None:
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    texts = [f"# v{n}\n" + ("x" * 250_000 if n % 2 else "") for n in range(1, 6)]
+    for text in texts:
+        await store.put_report(sid, ReportKind.PRICE, text, source=ReportSource.AGENT, author="p")
+    listed = await all_versions(store, sid, ReportKind.PRICE, page_size=10)
+    assert [r.version for r in listed] == [5, 4, 3]
+    for n in (3, 4, 5):
+        assert (await store.get_report(sid, ReportKind.PRICE, n)).content == texts[n - 1]
+    for n in (1, 2):
+        with pytest.raises(NotFound) as pruned:
+            await store.get_report(sid, ReportKind.PRICE, n)
+        assert pruned.value.reason == "REPORT_VERSION_NOT_FOUND"
+        assert pruned.value.metadata["stored_versions"] == "3,4,5"
+
+
+async def test_an_idempotent_retry_adds_no_version(store: Any) -> None:
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    await store.put_report(sid, ReportKind.PRICE, "a", source=ReportSource.AGENT, author="p")
+    first = await store.put_report(
+        sid, ReportKind.PRICE, "b", source=ReportSource.CALLER, author="bob", request_id="x")
+    again = await store.put_report(
+        sid, ReportKind.PRICE, "c", source=ReportSource.CALLER, author="bob", request_id="x")
+    assert first.version == again.version == 2
+    assert [r.version for r in await all_versions(store, sid, ReportKind.PRICE, 10)] == [2, 1]
+
+
+async def test_concurrent_saves_get_distinct_versions(store: Any) -> None:
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    saved = await asyncio.gather(*(
+        store.put_report(sid, ReportKind.MARKET, f"m{n}", source=ReportSource.AGENT, author="m")
+        for n in range(4)
+    ))
+    assert sorted(r.version for r in saved) == [1, 2, 3, 4]
+    for report in saved:
+        got = await store.get_report(sid, ReportKind.MARKET, report.version)
+        assert got.sha256 == report.sha256
+
+
+async def test_version_listing_tokens_are_scoped(store: Any) -> None:
+    sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    for text in ("a", "b"):
+        await store.put_report(sid, ReportKind.MARKET, text, source=ReportSource.AGENT, author="m")
+        await store.put_report(sid, ReportKind.LEGAL, text, source=ReportSource.AGENT, author="l")
+    page = await store.list_report_versions(sid, ReportKind.MARKET, page_size=1)
+    assert page.next_token
+    with pytest.raises(InvalidArgument):
+        await store.list_report_versions(sid, ReportKind.LEGAL, page_size=1,
+                                         page_token=page.next_token)
+    with pytest.raises(InvalidArgument):
+        await store.list_reports(sid, page_size=1, page_token=page.next_token)
 
 
 async def test_put_report_needs_a_live_session(store: Any) -> None:

@@ -172,13 +172,94 @@ async def test_small_report_is_one_get_item(
     assert recording.calls == ["get_item"]
 
 
+async def test_report_versions_keep_their_chunks_until_pruned(
+    recording: RecordingClient, dynamo_client: Any, dynamo_table: str, clock: Any
+) -> None:
+    """Every version is a REPORTV# item; a pruned one takes its chunks along."""
+    limits = StoreLimits(chunk_bytes=100_000, max_report_versions=2)
+    store = DynamoStore(recording, table_name=dynamo_table, clock=clock, limits=limits)  # type: ignore[arg-type]
+    try:
+        sid = (await store.create_session(owner="alice", ttl_seconds=DAY)).session_id
+        big = "# v1\n" + "x" * 450_000  # five chunks
+        await store.put_report(sid, ReportKind.LEGAL, big, source=ReportSource.AGENT, author="l")
+        v1_chunks = set(sort_keys(dynamo_client, dynamo_table, sid, "BLOB#"))
+        assert len(v1_chunks) == 5
+        await store.put_report(sid, ReportKind.LEGAL, "v2", source=ReportSource.CALLER,
+                               author="bob")
+        # Replaced, not pruned: its chunks stay with its REPORTV# item.
+        assert set(sort_keys(dynamo_client, dynamo_table, sid, "BLOB#")) == v1_chunks
+        assert (await store.get_report(sid, ReportKind.LEGAL, 1)).content == big
+        assert sort_keys(dynamo_client, dynamo_table, sid, "REPORTV#") == [
+            "REPORTV#legal_report#000001", "REPORTV#legal_report#000002"]
+
+        recording.calls.clear()
+        assert (await store.get_report(sid, ReportKind.LEGAL)).content == "v2"
+        assert recording.calls == ["get_item"]  # the latest is still one read
+
+        await store.put_report(sid, ReportKind.LEGAL, "v3", source=ReportSource.AGENT,
+                               author="l")
+        assert sort_keys(dynamo_client, dynamo_table, sid, "BLOB#") == []
+        assert sort_keys(dynamo_client, dynamo_table, sid, "REPORTV#") == [
+            "REPORTV#legal_report#000002", "REPORTV#legal_report#000003"]
+
+        await store.delete_session(sid)
+        assert sort_keys(dynamo_client, dynamo_table, sid) == []
+    finally:
+        await store.close()
+
+
+async def test_a_report_stored_before_versions_reads_as_version_1(
+    dstore: DynamoStore, dynamo_client: Any, dynamo_table: str
+) -> None:
+    sid = (await dstore.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    await dstore.put_report(sid, ReportKind.MARKET, "old", source=ReportSource.AGENT, author="m")
+    # What a replica without versions left behind: REPORT# alone, no version attribute.
+    dynamo_client.delete_item(TableName=dynamo_table, Key={
+        "session_id": {"S": sid}, "sk": {"S": "REPORTV#market_report#000001"}})
+    dynamo_client.update_item(
+        TableName=dynamo_table, Key={"session_id": {"S": sid}, "sk": {"S": "REPORT#market_report"}},
+        UpdateExpression="REMOVE version")
+    assert (await dstore.get_report(sid, ReportKind.MARKET)).version == 1
+    assert (await dstore.get_report(sid, ReportKind.MARKET, 1)).content == "old"
+    listed = await dstore.list_report_versions(sid, ReportKind.MARKET, page_size=10)
+    assert [r.version for r in listed.items] == [1]
+    saved = await dstore.put_report(sid, ReportKind.MARKET, "new", source=ReportSource.CALLER,
+                                    author="bob")
+    assert saved.version == 2
+    assert (await dstore.get_report(sid, ReportKind.MARKET)).content == "new"
+    # The report it replaced is kept as version 1, not lost.
+    assert (await dstore.get_report(sid, ReportKind.MARKET, 1)).content == "old"
+    listed = await dstore.list_report_versions(sid, ReportKind.MARKET, page_size=10)
+    assert [r.version for r in listed.items] == [2, 1]
+
+
+async def test_a_chunked_report_stored_before_versions_is_kept_with_its_chunks(
+    dstore: DynamoStore, dynamo_client: Any, dynamo_table: str
+) -> None:
+    sid = (await dstore.create_session(owner="alice", ttl_seconds=DAY)).session_id
+    old = "# old\n" + "o" * 700_000
+    await dstore.put_report(sid, ReportKind.MARKET, old, source=ReportSource.AGENT, author="m")
+    dynamo_client.delete_item(TableName=dynamo_table, Key={
+        "session_id": {"S": sid}, "sk": {"S": "REPORTV#market_report#000001"}})
+    dynamo_client.update_item(
+        TableName=dynamo_table, Key={"session_id": {"S": sid}, "sk": {"S": "REPORT#market_report"}},
+        UpdateExpression="REMOVE version")
+    await dstore.put_report(sid, ReportKind.MARKET, "new", source=ReportSource.CALLER,
+                            author="bob", request_id="edit-1")
+    assert (await dstore.get_report(sid, ReportKind.MARKET, 1)).content == old
+    again = await dstore.put_report(sid, ReportKind.MARKET, "other", source=ReportSource.CALLER,
+                                    author="bob", request_id="edit-1")
+    assert again.version == 2
+
+
 async def test_session_ttl_in_the_past_reads_as_gone_while_items_remain(
     dstore: DynamoStore, dynamo_client: Any, dynamo_table: str, clock: Any
 ) -> None:
     sid = (await dstore.create_session(owner="alice", ttl_seconds=DAY)).session_id
     await dstore.put_report(sid, ReportKind.MARKET, "m", source=ReportSource.AGENT, author="m")
     past = str(int(clock()) - 10)
-    for sk in ("SESSION", "REPORT#market_report"):
+    held = {"SESSION", "REPORT#market_report", "REPORTV#market_report#000001"}
+    for sk in held:
         dynamo_client.update_item(
             TableName=dynamo_table,
             Key={"session_id": {"S": sid}, "sk": {"S": sk}},
@@ -196,7 +277,7 @@ async def test_session_ttl_in_the_past_reads_as_gone_while_items_remain(
         await dstore.extend_session(sid, DAY)
     assert (await dstore.list_sessions("alice", page_size=10)).items == []
     # DynamoDB has not deleted anything yet: the items are still there.
-    assert set(sort_keys(dynamo_client, dynamo_table, sid)) == {"SESSION", "REPORT#market_report"}
+    assert set(sort_keys(dynamo_client, dynamo_table, sid)) == held
 
 
 async def test_crash_between_chunk_writes_leaves_old_version(

@@ -102,3 +102,13 @@ def test_chunk_limit() -> None:
     assert v.chunk(b"x" * v.MAX_CHUNK_BYTES)
     with pytest.raises(InvalidArgument, match="chunk"):
         v.chunk(b"x" * (v.MAX_CHUNK_BYTES + 1))
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_report_versions(value: int) -> None:
+    if value < 0:
+        with pytest.raises(InvalidArgument, match="version") as refused:
+            v.report_version(value)
+        assert refused.value.metadata["field"] == "version"
+    else:
+        assert v.report_version(value) == (value or None)

@@ -42,7 +42,13 @@ RETRIED_METHODS: Final[dict[str, tuple[str, ...]]] = {
         "ListFiles",
         "DownloadFile",
     ),
-    "scout.v1.ReportService": ("GetReport", "ListReports", "PutReport", "ExportReports"),
+    "scout.v1.ReportService": (
+        "GetReport",
+        "ListReportVersions",
+        "ListReports",
+        "PutReport",
+        "ExportReports",
+    ),
     "scout.v1.ResearchService": ("StartResearch", "GetRun", "ListRuns"),
 }
 

@@ -155,10 +155,25 @@ def upload_failure(error: grpc.RpcError, read_failures: list[BaseException]) -> 
 # -- reports -----------------------------------------------------------------
 
 
-def get_report(session_id: str, kind: int | str) -> Unary[types_pb2.Report]:
-    """GetReport; `kind` parsed by `report_kind`."""
-    request = report_pb2.GetReportRequest(session_id=session_id, kind=report_kind(kind))
+def get_report(session_id: str, kind: int | str, version: int = 0) -> Unary[types_pb2.Report]:
+    """GetReport; `kind` parsed by `report_kind`, `version` 0 for the latest."""
+    if version < 0:
+        raise ValueError("version must be 0 (the latest) or a version number from 1")
+    request = report_pb2.GetReportRequest(
+        session_id=session_id, kind=report_kind(kind), version=version
+    )
     return Unary(lambda s: s.reports.GetReport, request, _report)
+
+
+def list_report_versions(
+    session_id: str, kind: int | str, page_size: int, page_token: str
+) -> Unary[report_pb2.ListReportVersionsResponse]:
+    """ListReportVersions: one page of a report's versions, newest first."""
+    request = report_pb2.ListReportVersionsRequest(
+        session_id=session_id, kind=report_kind(kind), page_size=page_size,
+        page_token=page_token,
+    )
+    return Unary(lambda s: s.reports.ListReportVersions, request, _itself)
 
 
 def list_reports(

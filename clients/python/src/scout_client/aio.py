@@ -268,10 +268,36 @@ class AsyncScoutClient:
     # -- reports -----------------------------------------------------------
 
     async def get_report(
-        self, session_id: str, kind: int | str, *, timeout: Timeout = DEFAULT
+        self, session_id: str, kind: int | str, *, version: int = 0,
+        timeout: Timeout = DEFAULT,
     ) -> types_pb2.Report:
-        """Return one report with its Markdown content; `kind` as in `report_kind`."""
-        return await self._call(rpc.get_report(session_id, kind), timeout)
+        """Return one report with its Markdown content: the latest version or `version`.
+
+        `kind` as in `report_kind`; a pruned or unknown version raises NotFoundError.
+        """
+        return await self._call(rpc.get_report(session_id, kind, version), timeout)
+
+    async def list_report_versions(
+        self,
+        session_id: str,
+        kind: int | str,
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        timeout: Timeout = DEFAULT,
+    ) -> report_pb2.ListReportVersionsResponse:
+        """Return one page of a report's stored versions, newest first, without content."""
+        return await self._call(
+            rpc.list_report_versions(session_id, kind, page_size, page_token), timeout)
+
+    def iter_report_versions(
+        self, session_id: str, kind: int | str, page_size: int = 0, *,
+        timeout: Timeout = DEFAULT,
+    ) -> AsyncIterator[types_pb2.Report]:
+        """Yield every stored version of a report, newest first (without content)."""
+        fetch = partial(self.list_report_versions, session_id, kind, page_size,
+                        timeout=timeout)
+        return rpc.walk_pages_async(fetch, lambda page: page.versions)
 
     async def list_reports(
         self,
@@ -331,7 +357,7 @@ class AsyncScoutClient:
         *,
         timeout: Timeout = DEFAULT,
     ) -> types_pb2.Report:
-        """Store or replace a report; safe to retry (a request_id is always sent)."""
+        """Store a report as its next version; safe to retry (a request_id is always sent)."""
         call = rpc.put_report(session_id, kind, content, request_id)
         return await self._call(call, timeout)
 

@@ -4,6 +4,8 @@
     scout upload SESSION plan.pdf
     scout research SESSION --follow
     scout report get SESSION final
+    scout versions SESSION legal
+    scout report get SESSION legal --version 1
     scout export SESSION --format pdf -o dossier.pdf
 
 Every command takes `--json` for machine-readable output (ProtoJSON with the
@@ -79,6 +81,13 @@ def parse_label(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"invalid label {text!r} (use key=value)")
     return key, value
+
+
+def parse_version(text: str) -> int:
+    """Parse a report version: a whole number from 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a version is a number from 1, got {text!r}")
+    return int(text)
 
 
 def parse_report_kind(text: str) -> types_pb2.ReportKind:
@@ -513,12 +522,13 @@ def _read_text(source: str) -> str:
 
 
 def cmd_report_get(client: ScoutClient, args: argparse.Namespace) -> int:
-    report = client.get_report(args.session, args.kind)
+    report = client.get_report(args.session, args.kind, version=args.version or 0)
     if args.json:
         print_json(to_dict(report))
     elif args.output and args.output != "-":
         Path(args.output).write_text(report.content, encoding="utf-8")
-        print(f"saved {report.name} to {args.output} ({report.size_bytes} bytes)")
+        print(f"saved {report.name} version {report.version} to {args.output} "
+              f"({report.size_bytes} bytes)")
     else:
         sys.stdout.write(report.content)
         if report.content and not report.content.endswith("\n"):
@@ -535,6 +545,7 @@ def cmd_report_list(client: ScoutClient, args: argparse.Namespace) -> int:
         (
             (
                 _kind(r.kind),
+                str(r.version),
                 _size(r.size_bytes),
                 _time(r.update_time),
                 _enum_suffix(types_pb2.ReportSource, r.source, "REPORT_SOURCE_").lower(),
@@ -542,7 +553,33 @@ def cmd_report_list(client: ScoutClient, args: argparse.Namespace) -> int:
             )
             for r in reports
         ),
-        ("KIND", "SIZE", "UPDATED", "SOURCE", "AUTHOR"),
+        ("KIND", "VERSION", "SIZE", "UPDATED", "SOURCE", "AUTHOR"),
+    )
+    return EXIT_OK
+
+
+def cmd_versions(client: ScoutClient, args: argparse.Namespace) -> int:
+    versions = list(client.iter_report_versions(args.session, args.kind))
+    if args.json:
+        print_json({"versions": [to_dict(r) for r in versions]})
+        return EXIT_OK
+    if not versions:
+        print(f"no {_kind(args.kind)} report yet")
+        return EXIT_OK
+    _table(
+        (
+            (
+                str(r.version),
+                _size(r.size_bytes),
+                _time(r.update_time),
+                _enum_suffix(types_pb2.ReportSource, r.source, "REPORT_SOURCE_").lower(),
+                r.author,
+                r.run_id or "-",
+                r.sha256[:12],
+            )
+            for r in versions
+        ),
+        ("VERSION", "SIZE", "UPDATED", "SOURCE", "AUTHOR", "RUN", "SHA256"),
     )
     return EXIT_OK
 
@@ -672,7 +709,8 @@ def cmd_report_put(client: ScoutClient, args: argparse.Namespace) -> int:
     if args.json:
         print_json(to_dict(report))
     else:
-        print(f"stored {report.name} ({report.size_bytes} bytes, sha256 {report.sha256[:12]}…)")
+        print(f"stored {report.name} version {report.version} ({report.size_bytes} bytes, "
+              f"sha256 {report.sha256[:12]}…)")
     return EXIT_OK
 
 
@@ -919,13 +957,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("session")
     sub.add_argument("kind", type=parse_report_kind, help=kinds)
     sub.add_argument("-o", "--output", help="write it to this file instead of stdout")
+    sub.add_argument("--version", type=parse_version, metavar="N",
+                     help="this version (see 'scout versions'; default: the latest)")
     sub = command(reports, "list", cmd_report_list, "list a session's reports")
     sub.add_argument("session")
-    sub = command(reports, "put", cmd_report_put, "store or replace a report")
+    sub = command(reports, "put", cmd_report_put,
+                  "store a report as its next version (e.g. an edited one)")
     sub.add_argument("session")
     sub.add_argument("kind", type=parse_report_kind, help=kinds)
     sub.add_argument("file", nargs="?", default="-", help="Markdown file (default: stdin)")
     sub.add_argument("--request-id", help="idempotency key (default: a fresh UUID)")
+
+    sub = command(commands, "versions", cmd_versions,
+                  "list the stored versions of a report, newest first")
+    sub.add_argument("session")
+    sub.add_argument("kind", type=parse_report_kind, help=kinds)
 
     sub = command(commands, "sources", cmd_sources, "list what the agents of a run read")
     sub.add_argument("session")

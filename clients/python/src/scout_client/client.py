@@ -282,14 +282,38 @@ class ScoutClient:
     # -- reports -----------------------------------------------------------
 
     def get_report(
-        self, session_id: str, kind: int | str, *, timeout: Timeout = DEFAULT
+        self, session_id: str, kind: int | str, *, version: int = 0,
+        timeout: Timeout = DEFAULT,
     ) -> types_pb2.Report:
-        """Return one report with its Markdown content.
+        """Return one report with its Markdown content: the latest version or `version`.
 
         `kind` is a ReportKind value or a name: "market", "market_report",
-        "REPORT_KIND_MARKET" ... (see `scout_client.report_kind`).
+        "REPORT_KIND_MARKET" ... (see `scout_client.report_kind`). A version
+        that was pruned or never stored raises NotFoundError.
         """
-        return self._call(rpc.get_report(session_id, kind), timeout)
+        return self._call(rpc.get_report(session_id, kind, version), timeout)
+
+    def list_report_versions(
+        self,
+        session_id: str,
+        kind: int | str,
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        timeout: Timeout = DEFAULT,
+    ) -> report_pb2.ListReportVersionsResponse:
+        """Return one page of a report's stored versions, newest first, without content."""
+        return self._call(
+            rpc.list_report_versions(session_id, kind, page_size, page_token), timeout)
+
+    def iter_report_versions(
+        self, session_id: str, kind: int | str, page_size: int = 0, *,
+        timeout: Timeout = DEFAULT,
+    ) -> Iterator[types_pb2.Report]:
+        """Yield every stored version of a report, newest first (without content)."""
+        fetch = partial(self.list_report_versions, session_id, kind, page_size,
+                        timeout=timeout)
+        return rpc.walk_pages(fetch, lambda page: page.versions)
 
     def list_reports(
         self,
@@ -349,8 +373,9 @@ class ScoutClient:
         *,
         timeout: Timeout = DEFAULT,
     ) -> types_pb2.Report:
-        """Store or replace a report (e.g. an edited one); returns it without content.
+        """Store a report (e.g. an edited one) as its next version; returns it without content.
 
+        The version it follows stays readable (`get_report(..., version=)`).
         Safe to retry, like create_session: a request_id is always sent.
         """
         call = rpc.put_report(session_id, kind, content, request_id)

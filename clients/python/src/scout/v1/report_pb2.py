@@ -26,39 +26,43 @@ from scout.v1 import findings_pb2 as scout_dot_v1_dot_findings__pb2
 from scout.v1 import types_pb2 as scout_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15scout/v1/report.proto\x12\x08scout.v1\x1a\x17scout/v1/findings.proto\x1a\x14scout/v1/types.proto\"J\n\x10GetReportRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\"5\n\x11GetReportResponse\x12 \n\x06report\x18\x01 \x01(\x0b\x32\x10.scout.v1.Report\"O\n\x12ListReportsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x13ListReportsResponse\x12!\n\x07reports\x18\x01 \x03(\x0b\x32\x10.scout.v1.Report\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x10PutReportRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"5\n\x11PutReportResponse\x12 \n\x06report\x18\x01 \x01(\x0b\x32\x10.scout.v1.Report\"_\n\x12ListSourcesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x13ListSourcesResponse\x12!\n\x07sources\x18\x01 \x03(\x0b\x32\x10.scout.v1.Source\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\"L\n\x12GetFindingsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\";\n\x13GetFindingsResponse\x12$\n\x08\x66indings\x18\x01 \x03(\x0b\x32\x12.scout.v1.Findings\"R\n\x14\x45xportReportsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x16.scout.v1.ExportFormat\"c\n\x15\x45xportReportsResponse\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03*\x8f\x01\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45XPORT_FORMAT_MARKDOWN\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_HTML\x10\x02\x12\x15\n\x11\x45XPORT_FORMAT_PDF\x10\x03\x12\x15\n\x11\x45XPORT_FORMAT_ZIP\x10\x04\x32\xd3\x03\n\rReportService\x12\x44\n\tGetReport\x12\x1a.scout.v1.GetReportRequest\x1a\x1b.scout.v1.GetReportResponse\x12J\n\x0bListReports\x12\x1c.scout.v1.ListReportsRequest\x1a\x1d.scout.v1.ListReportsResponse\x12\x44\n\tPutReport\x12\x1a.scout.v1.PutReportRequest\x1a\x1b.scout.v1.PutReportResponse\x12R\n\rExportReports\x12\x1e.scout.v1.ExportReportsRequest\x1a\x1f.scout.v1.ExportReportsResponse0\x01\x12J\n\x0bListSources\x12\x1c.scout.v1.ListSourcesRequest\x1a\x1d.scout.v1.ListSourcesResponse\x12J\n\x0bGetFindings\x12\x1c.scout.v1.GetFindingsRequest\x1a\x1d.scout.v1.GetFindingsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15scout/v1/report.proto\x12\x08scout.v1\x1a\x17scout/v1/findings.proto\x1a\x14scout/v1/types.proto\"[\n\x10GetReportRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x0f\n\x07version\x18\x03 \x01(\x03\"5\n\x11GetReportResponse\x12 \n\x06report\x18\x01 \x01(\x0b\x32\x10.scout.v1.Report\"z\n\x19ListReportVersionsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x1aListReportVersionsResponse\x12\"\n\x08versions\x18\x01 \x03(\x0b\x32\x10.scout.v1.Report\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x12ListReportsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x13ListReportsResponse\x12!\n\x07reports\x18\x01 \x03(\x0b\x32\x10.scout.v1.Report\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x10PutReportRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"5\n\x11PutReportResponse\x12 \n\x06report\x18\x01 \x01(\x0b\x32\x10.scout.v1.Report\"_\n\x12ListSourcesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x13ListSourcesResponse\x12!\n\x07sources\x18\x01 \x03(\x0b\x32\x10.scout.v1.Source\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\"L\n\x12GetFindingsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\";\n\x13GetFindingsResponse\x12$\n\x08\x66indings\x18\x01 \x03(\x0b\x32\x12.scout.v1.Findings\"R\n\x14\x45xportReportsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x16.scout.v1.ExportFormat\"c\n\x15\x45xportReportsResponse\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03*\x8f\x01\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45XPORT_FORMAT_MARKDOWN\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_HTML\x10\x02\x12\x15\n\x11\x45XPORT_FORMAT_PDF\x10\x03\x12\x15\n\x11\x45XPORT_FORMAT_ZIP\x10\x04\x32\xb4\x04\n\rReportService\x12\x44\n\tGetReport\x12\x1a.scout.v1.GetReportRequest\x1a\x1b.scout.v1.GetReportResponse\x12_\n\x12ListReportVersions\x12#.scout.v1.ListReportVersionsRequest\x1a$.scout.v1.ListReportVersionsResponse\x12J\n\x0bListReports\x12\x1c.scout.v1.ListReportsRequest\x1a\x1d.scout.v1.ListReportsResponse\x12\x44\n\tPutReport\x12\x1a.scout.v1.PutReportRequest\x1a\x1b.scout.v1.PutReportResponse\x12R\n\rExportReports\x12\x1e.scout.v1.ExportReportsRequest\x1a\x1f.scout.v1.ExportReportsResponse0\x01\x12J\n\x0bListSources\x12\x1c.scout.v1.ListSourcesRequest\x1a\x1d.scout.v1.ListSourcesResponse\x12J\n\x0bGetFindings\x12\x1c.scout.v1.GetFindingsRequest\x1a\x1d.scout.v1.GetFindingsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'scout.v1.report_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPORTFORMAT']._serialized_start=1066
-  _globals['_EXPORTFORMAT']._serialized_end=1209
+  _globals['_EXPORTFORMAT']._serialized_start=1298
+  _globals['_EXPORTFORMAT']._serialized_end=1441
   _globals['_GETREPORTREQUEST']._serialized_start=82
-  _globals['_GETREPORTREQUEST']._serialized_end=156
-  _globals['_GETREPORTRESPONSE']._serialized_start=158
-  _globals['_GETREPORTRESPONSE']._serialized_end=211
-  _globals['_LISTREPORTSREQUEST']._serialized_start=213
-  _globals['_LISTREPORTSREQUEST']._serialized_end=292
-  _globals['_LISTREPORTSRESPONSE']._serialized_start=294
-  _globals['_LISTREPORTSRESPONSE']._serialized_end=375
-  _globals['_PUTREPORTREQUEST']._serialized_start=377
-  _globals['_PUTREPORTREQUEST']._serialized_end=488
-  _globals['_PUTREPORTRESPONSE']._serialized_start=490
-  _globals['_PUTREPORTRESPONSE']._serialized_end=543
-  _globals['_LISTSOURCESREQUEST']._serialized_start=545
-  _globals['_LISTSOURCESREQUEST']._serialized_end=640
-  _globals['_LISTSOURCESRESPONSE']._serialized_start=642
-  _globals['_LISTSOURCESRESPONSE']._serialized_end=739
-  _globals['_GETFINDINGSREQUEST']._serialized_start=741
-  _globals['_GETFINDINGSREQUEST']._serialized_end=817
-  _globals['_GETFINDINGSRESPONSE']._serialized_start=819
-  _globals['_GETFINDINGSRESPONSE']._serialized_end=878
-  _globals['_EXPORTREPORTSREQUEST']._serialized_start=880
-  _globals['_EXPORTREPORTSREQUEST']._serialized_end=962
-  _globals['_EXPORTREPORTSRESPONSE']._serialized_start=964
-  _globals['_EXPORTREPORTSRESPONSE']._serialized_end=1063
-  _globals['_REPORTSERVICE']._serialized_start=1212
-  _globals['_REPORTSERVICE']._serialized_end=1679
+  _globals['_GETREPORTREQUEST']._serialized_end=173
+  _globals['_GETREPORTRESPONSE']._serialized_start=175
+  _globals['_GETREPORTRESPONSE']._serialized_end=228
+  _globals['_LISTREPORTVERSIONSREQUEST']._serialized_start=230
+  _globals['_LISTREPORTVERSIONSREQUEST']._serialized_end=352
+  _globals['_LISTREPORTVERSIONSRESPONSE']._serialized_start=354
+  _globals['_LISTREPORTVERSIONSRESPONSE']._serialized_end=443
+  _globals['_LISTREPORTSREQUEST']._serialized_start=445
+  _globals['_LISTREPORTSREQUEST']._serialized_end=524
+  _globals['_LISTREPORTSRESPONSE']._serialized_start=526
+  _globals['_LISTREPORTSRESPONSE']._serialized_end=607
+  _globals['_PUTREPORTREQUEST']._serialized_start=609
+  _globals['_PUTREPORTREQUEST']._serialized_end=720
+  _globals['_PUTREPORTRESPONSE']._serialized_start=722
+  _globals['_PUTREPORTRESPONSE']._serialized_end=775
+  _globals['_LISTSOURCESREQUEST']._serialized_start=777
+  _globals['_LISTSOURCESREQUEST']._serialized_end=872
+  _globals['_LISTSOURCESRESPONSE']._serialized_start=874
+  _globals['_LISTSOURCESRESPONSE']._serialized_end=971
+  _globals['_GETFINDINGSREQUEST']._serialized_start=973
+  _globals['_GETFINDINGSREQUEST']._serialized_end=1049
+  _globals['_GETFINDINGSRESPONSE']._serialized_start=1051
+  _globals['_GETFINDINGSRESPONSE']._serialized_end=1110
+  _globals['_EXPORTREPORTSREQUEST']._serialized_start=1112
+  _globals['_EXPORTREPORTSREQUEST']._serialized_end=1194
+  _globals['_EXPORTREPORTSRESPONSE']._serialized_start=1196
+  _globals['_EXPORTREPORTSRESPONSE']._serialized_end=1295
+  _globals['_REPORTSERVICE']._serialized_start=1444
+  _globals['_REPORTSERVICE']._serialized_end=2008
 # @@protoc_insertion_point(module_scope)

@@ -23,18 +23,40 @@ EXPORT_FORMAT_PDF: ExportFormat
 EXPORT_FORMAT_ZIP: ExportFormat
 
 class GetReportRequest(_message.Message):
-    __slots__ = ("session_id", "kind")
+    __slots__ = ("session_id", "kind", "version")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     kind: _types_pb2.ReportKind
-    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ...) -> None: ...
+    version: int
+    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetReportResponse(_message.Message):
     __slots__ = ("report",)
     REPORT_FIELD_NUMBER: _ClassVar[int]
     report: _types_pb2.Report
     def __init__(self, report: _Optional[_Union[_types_pb2.Report, _Mapping]] = ...) -> None: ...
+
+class ListReportVersionsRequest(_message.Message):
+    __slots__ = ("session_id", "kind", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    kind: _types_pb2.ReportKind
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[_types_pb2.ReportKind, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReportVersionsResponse(_message.Message):
+    __slots__ = ("versions", "next_page_token")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[_types_pb2.Report]
+    next_page_token: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[_types_pb2.Report, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListReportsRequest(_message.Message):
     __slots__ = ("session_id", "page_size", "page_token")

@@ -40,6 +40,11 @@ class ReportServiceStub:
                 request_serializer=scout_dot_v1_dot_report__pb2.GetReportRequest.SerializeToString,
                 response_deserializer=scout_dot_v1_dot_report__pb2.GetReportResponse.FromString,
                 _registered_method=True)
+        self.ListReportVersions = channel.unary_unary(
+                '/scout.v1.ReportService/ListReportVersions',
+                request_serializer=scout_dot_v1_dot_report__pb2.ListReportVersionsRequest.SerializeToString,
+                response_deserializer=scout_dot_v1_dot_report__pb2.ListReportVersionsResponse.FromString,
+                _registered_method=True)
         self.ListReports = channel.unary_unary(
                 '/scout.v1.ReportService/ListReports',
                 request_serializer=scout_dot_v1_dot_report__pb2.ListReportsRequest.SerializeToString,
@@ -72,21 +77,31 @@ class ReportServiceServicer:
     """
 
     def GetReport(self, request, context):
-        """Returns one report with its Markdown content.
+        """Returns one report with its Markdown content: the latest version, or
+        the one asked for.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReportVersions(self, request, context):
+        """Lists the stored versions of one report (metadata only), newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListReports(self, request, context):
-        """Lists the session's reports (metadata only, no content).
+        """Lists the session's reports (metadata only, no content), each at its
+        latest version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PutReport(self, request, context):
-        """Stores or replaces a report, e.g. an edited one. Idempotent on request_id.
+        """Stores a report, e.g. an edited one, as its next version (the earlier
+        versions stay readable). Idempotent on request_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,6 +137,11 @@ def add_ReportServiceServicer_to_server(servicer, server):
                     servicer.GetReport,
                     request_deserializer=scout_dot_v1_dot_report__pb2.GetReportRequest.FromString,
                     response_serializer=scout_dot_v1_dot_report__pb2.GetReportResponse.SerializeToString,
+            ),
+            'ListReportVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReportVersions,
+                    request_deserializer=scout_dot_v1_dot_report__pb2.ListReportVersionsRequest.FromString,
+                    response_serializer=scout_dot_v1_dot_report__pb2.ListReportVersionsResponse.SerializeToString,
             ),
             'ListReports': grpc.unary_unary_rpc_method_handler(
                     servicer.ListReports,
@@ -177,6 +197,33 @@ class ReportService:
             '/scout.v1.ReportService/GetReport',
             scout_dot_v1_dot_report__pb2.GetReportRequest.SerializeToString,
             scout_dot_v1_dot_report__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReportVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scout.v1.ReportService/ListReportVersions',
+            scout_dot_v1_dot_report__pb2.ListReportVersionsRequest.SerializeToString,
+            scout_dot_v1_dot_report__pb2.ListReportVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

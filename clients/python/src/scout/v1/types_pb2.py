@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14scout/v1/types.proto\x12\x08scout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x02\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12-\n\x06labels\x18\x03 \x03(\x0b\x32\x1d.scout.v1.Session.LabelsEntry\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rlatest_run_id\x18\x06 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x01\n\x08\x46ileInfo\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb7\x02\n\x06Report\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06run_id\x18\x08 \x01(\t\x12&\n\x06source\x18\t \x01(\x0e\x32\x16.scout.v1.ReportSource\x12\x0e\n\x06\x61uthor\x18\n \x01(\t\x12!\n\x07sources\x18\x0b \x03(\x0b\x32\x10.scout.v1.Source\x12\x16\n\x0esources_run_id\x18\x0c \x01(\t\"\xc8\x02\n\x06Source\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.scout.v1.SourceKind\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x0c\n\x04page\x18\x05 \x01(\x05\x12\x0f\n\x07section\x18\x06 \x01(\t\x12\x0b\n\x03url\x18\x07 \x01(\t\x12\r\n\x05title\x18\x08 \x01(\t\x12\x0f\n\x07\x65xcerpt\x18\t \x01(\t\x12\x14\n\x0cstart_offset\x18\n \x01(\x03\x12\x12\n\nend_offset\x18\x0b \x01(\x03\x12\x31\n\rretrieve_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06sha256\x18\r \x01(\t\x12+\n\rfirst_read_by\x18\x0e \x01(\x0e\x32\x14.scout.v1.ReportKind*\xa3\x01\n\nReportKind\x12\x1b\n\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12REPORT_KIND_MARKET\x10\x01\x12\x1b\n\x17REPORT_KIND_COMPETITION\x10\x02\x12\x15\n\x11REPORT_KIND_PRICE\x10\x03\x12\x15\n\x11REPORT_KIND_LEGAL\x10\x04\x12\x15\n\x11REPORT_KIND_FINAL\x10\x05*`\n\x0cReportSource\x12\x1d\n\x19REPORT_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n\x13REPORT_SOURCE_AGENT\x10\x01\x12\x18\n\x14REPORT_SOURCE_CALLER\x10\x02*X\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SOURCE_KIND_DOCUMENT\x10\x01\x12\x13\n\x0fSOURCE_KIND_WEB\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14scout/v1/types.proto\x12\x08scout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x02\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12-\n\x06labels\x18\x03 \x03(\x0b\x32\x1d.scout.v1.Session.LabelsEntry\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rlatest_run_id\x18\x06 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x01\n\x08\x46ileInfo\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc8\x02\n\x06Report\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.scout.v1.ReportKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06run_id\x18\x08 \x01(\t\x12&\n\x06source\x18\t \x01(\x0e\x32\x16.scout.v1.ReportSource\x12\x0e\n\x06\x61uthor\x18\n \x01(\t\x12!\n\x07sources\x18\x0b \x03(\x0b\x32\x10.scout.v1.Source\x12\x16\n\x0esources_run_id\x18\x0c \x01(\t\x12\x0f\n\x07version\x18\r \x01(\x03\"\xc8\x02\n\x06Source\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.scout.v1.SourceKind\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x0c\n\x04page\x18\x05 \x01(\x05\x12\x0f\n\x07section\x18\x06 \x01(\t\x12\x0b\n\x03url\x18\x07 \x01(\t\x12\r\n\x05title\x18\x08 \x01(\t\x12\x0f\n\x07\x65xcerpt\x18\t \x01(\t\x12\x14\n\x0cstart_offset\x18\n \x01(\x03\x12\x12\n\nend_offset\x18\x0b \x01(\x03\x12\x31\n\rretrieve_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06sha256\x18\r \x01(\t\x12+\n\rfirst_read_by\x18\x0e \x01(\x0e\x32\x14.scout.v1.ReportKind*\xa3\x01\n\nReportKind\x12\x1b\n\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12REPORT_KIND_MARKET\x10\x01\x12\x1b\n\x17REPORT_KIND_COMPETITION\x10\x02\x12\x15\n\x11REPORT_KIND_PRICE\x10\x03\x12\x15\n\x11REPORT_KIND_LEGAL\x10\x04\x12\x15\n\x11REPORT_KIND_FINAL\x10\x05*`\n\x0cReportSource\x12\x1d\n\x19REPORT_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n\x13REPORT_SOURCE_AGENT\x10\x01\x12\x18\n\x14REPORT_SOURCE_CALLER\x10\x02*X\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SOURCE_KIND_DOCUMENT\x10\x01\x12\x13\n\x0fSOURCE_KIND_WEB\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SESSION_LABELSENTRY']._loaded_options = None
   _globals['_SESSION_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_REPORTKIND']._serialized_start=1134
-  _globals['_REPORTKIND']._serialized_end=1297
-  _globals['_REPORTSOURCE']._serialized_start=1299
-  _globals['_REPORTSOURCE']._serialized_end=1395
-  _globals['_SOURCEKIND']._serialized_start=1397
-  _globals['_SOURCEKIND']._serialized_end=1485
+  _globals['_REPORTKIND']._serialized_start=1151
+  _globals['_REPORTKIND']._serialized_end=1314
+  _globals['_REPORTSOURCE']._serialized_start=1316
+  _globals['_REPORTSOURCE']._serialized_end=1412
+  _globals['_SOURCEKIND']._serialized_start=1414
+  _globals['_SOURCEKIND']._serialized_end=1502
   _globals['_SESSION']._serialized_start=68
   _globals['_SESSION']._serialized_end=327
   _globals['_SESSION_LABELSENTRY']._serialized_start=282
@@ -47,7 +47,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILEINFO']._serialized_start=330
   _globals['_FILEINFO']._serialized_end=486
   _globals['_REPORT']._serialized_start=489
-  _globals['_REPORT']._serialized_end=800
-  _globals['_SOURCE']._serialized_start=803
-  _globals['_SOURCE']._serialized_end=1131
+  _globals['_REPORT']._serialized_end=817
+  _globals['_SOURCE']._serialized_start=820
+  _globals['_SOURCE']._serialized_end=1148
 # @@protoc_insertion_point(module_scope)

@@ -83,7 +83,7 @@ class FileInfo(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., file_name: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("session_id", "kind", "name", "content", "size_bytes", "sha256", "update_time", "run_id", "source", "author", "sources", "sources_run_id")
+    __slots__ = ("session_id", "kind", "name", "content", "size_bytes", "sha256", "update_time", "run_id", "source", "author", "sources", "sources_run_id", "version")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +96,7 @@ class Report(_message.Message):
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     SOURCES_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     kind: ReportKind
     name: str
@@ -108,7 +109,8 @@ class Report(_message.Message):
     author: str
     sources: _containers.RepeatedCompositeFieldContainer[Source]
     sources_run_id: str
-    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[ReportKind, str]] = ..., name: _Optional[str] = ..., content: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., source: _Optional[_Union[ReportSource, str]] = ..., author: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., sources_run_id: _Optional[str] = ...) -> None: ...
+    version: int
+    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[ReportKind, str]] = ..., name: _Optional[str] = ..., content: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., source: _Optional[_Union[ReportSource, str]] = ..., author: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., sources_run_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class Source(_message.Message):
     __slots__ = ("source_id", "run_id", "kind", "file_name", "page", "section", "url", "title", "excerpt", "start_offset", "end_offset", "retrieve_time", "sha256", "first_read_by")
