@@ -802,9 +802,12 @@ class ResearchRunner:
             try:
                 await self._agents_step(
                     lr, {todo[0]: prompts.research_prompt(todo[0], digest, brief=brief)})
-            finally:
-                first.set()  # the first agent ended before any response: start the rest
-                await rest
+            except BaseException:
+                rest.cancel()  # taken over or cancelled: the others must not start now
+                await asyncio.gather(rest, return_exceptions=True)
+                raise
+            first.set()  # the first agent ended before any response: start the others now
+            await rest
         else:
             await self._agents_step(
                 lr, {k: prompts.research_prompt(k, digest, brief=brief) for k in todo}
