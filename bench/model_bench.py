@@ -149,7 +149,7 @@ def caching_rows(quick: bool = False) -> list[Row]:
     """Cache-read share and cost with caching on, off, and with one specialist first."""
     plan = big_plan(60_000 if quick else PLAN_BYTES)
     first_token_s = 0.05 if quick else 0.4
-    searches = 2 if quick else SEARCHES
+    searches = SEARCHES
     runs = {}
     for name, cache, warm in (("on", True, False), ("off", False, False),
                               ("warm", True, True)):
