@@ -206,13 +206,16 @@ class FakeAnthropic:
         usage.output_tokens = tokens(arguments) + 20
         with self._lock:
             self.usages.append(usage)
-        for part in self._stream(body, name, arguments, usage):
-            handler.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        try:
+            for part in self._stream(body, name, arguments, usage):
+                handler.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                handler.wfile.flush()
+                if self.chunk_delay_s:
+                    time.sleep(self.chunk_delay_s)
+            handler.wfile.write(b"0\r\n\r\n")
             handler.wfile.flush()
-            if self.chunk_delay_s:
-                time.sleep(self.chunk_delay_s)
-        handler.wfile.write(b"0\r\n\r\n")
-        handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its read timeout): nothing to answer
 
 
 def _tool_names(body: dict[str, Any]) -> list[str]:
