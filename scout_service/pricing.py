@@ -40,6 +40,10 @@ class Price:
                 + usage.cache_write_tokens * self.cache_write) / 1_000_000
 
 
+# Claude Sonnet 4 at Anthropic, and at Bedrock's list price: writes to the 5-minute cache
+# cost 1.25x the input price, reads 0.1x. From Sonnet 4.5 on, Bedrock's geographic
+# inference profiles (eu., us.) cost 10% more than its global ones: price such a model
+# with SCOUT_MODEL_PRICES.
 _SONNET_4 = Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75)
 
 # (provider, model id) -> price; "*" as the model matches any model of the provider.
@@ -50,7 +54,7 @@ DEFAULT_PRICES: Mapping[tuple[str, str], Price] = {
     ("bedrock", "us.anthropic.claude-sonnet-4-20250514-v1:0"): _SONNET_4,
     ("bedrock", "anthropic.claude-sonnet-4-20250514-v1:0"): _SONNET_4,
     ("anthropic", "claude-sonnet-4-20250514"): _SONNET_4,
-    # OpenAI bills no premium for cache writes.
+    # OpenAI bills no premium for cache writes; cached input at half price.
     ("openai", "gpt-4o"): Price(input=2.50, output=10.0, cache_read=1.25, cache_write=2.50),
 }
 
