@@ -32,6 +32,7 @@ from typing import Any
 
 from bench import (
     delivery_bench,
+    evidence_bench,
     hostile_docs_bench,
     model_bench,
     results,
@@ -406,6 +407,8 @@ def measure(mode: Mode) -> Run:
         with run.section("hostile documents"):
             run.add(hostile_docs_bench.measure(endpoint, table, TOKEN, token_env(),
                                                quick=mode.quick))
+    with run.section("research with evidence"):
+        run.add(evidence_bench.measure(quick=mode.quick))
     other_benches(run)
     with run.section("model calls"), contextlib.redirect_stdout(sys.stderr):
         run.add(model_bench.measure(quick=mode.quick))

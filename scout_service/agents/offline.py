@@ -4,11 +4,12 @@ It is Scout's local default. It drives the same agent loop a hosted model
 does — a first turn that searches the documents (one ``search_documents``
 call per section of its report's outline), a second that writes the report
 from the passages those searches returned, quoting them word for word and
-citing their source ids, and calls the save tool with it; then, once the
-save tool answers, a short closing text turn — so hooks, tool binding,
-citation checks, cancellation and token accounting are all exercised
-without a language model. It quotes only what the tools returned. The report itself comes from the
-extractive analyser (``agents/analysis.py``) and says at its top that no
+citing their source ids, and calls the save tool with it and, right after it
+in the same turn, the findings tool (strands' structured output, which ends
+the invocation) — so hooks, tool binding, citation and findings checks,
+cancellation and token accounting are all exercised without a language
+model. It quotes only what the tools returned. The report itself comes from
+the extractive analyser (``agents/analysis.py``) and says at its top that no
 language model wrote it. Same input, same output.
 """
 
@@ -192,8 +193,17 @@ class OfflineModel(Model):
                 "input": arguments[start : start + size],
             }}}}
         yield {"contentBlockStop": {}}
+        findings_tool = _findings_tool(self.kind, tool_specs)
+        findings = ""
+        if findings_tool is not None:
+            # The findings in the same turn, right after the report: the tools run in
+            # order, so they are taken once the report is accepted, and no further model
+            # request is needed.
+            findings = self._findings(messages)
+            for event in _tool_call(findings_tool, findings):
+                yield event
         yield {"messageStop": {"stopReason": "tool_use"}}
-        yield _metadata(input_tokens, approx_tokens(report))
+        yield _metadata(input_tokens, approx_tokens(report) + approx_tokens(findings))
 
     async def _answer_turn(
         self, messages: Messages, result: Any, search: str | None, input_tokens: int,
@@ -232,6 +242,16 @@ class OfflineModel(Model):
         self, tool_name: str, messages: Messages, input_tokens: int,
         cancel_signal: threading.Event | None,
     ) -> AsyncGenerator[StreamEvent, None]:
+        arguments = self._findings(messages)
+        await self._pause(cancel_signal)
+        yield {"messageStart": {"role": "assistant"}}
+        for event in _tool_call(tool_name, arguments):
+            yield event
+        yield {"messageStop": {"stopReason": "tool_use"}}
+        yield _metadata(input_tokens, approx_tokens(arguments))
+
+    def _findings(self, messages: Messages) -> str:
+        """The typed findings (JSON) of this kind, read off the retrieved passages."""
         prompt, documents = self._inputs(messages)
         verdict = None
         if not self.kind.is_specialist:
@@ -248,17 +268,7 @@ class OfflineModel(Model):
                 for a in offline_findings.answer_questions(questions, documents)
                 if a["passages"]
             ]
-        arguments = json.dumps(data, ensure_ascii=False)
-        digest = hashlib.sha256(arguments.encode()).hexdigest()[:24]
-        await self._pause(cancel_signal)
-        yield {"messageStart": {"role": "assistant"}}
-        yield {"contentBlockStart": {"start": {"toolUse": {
-            "toolUseId": f"tooluse_offline_findings_{digest}", "name": tool_name,
-        }}}}
-        yield {"contentBlockDelta": {"delta": {"toolUse": {"input": arguments}}}}
-        yield {"contentBlockStop": {}}
-        yield {"messageStop": {"stopReason": "tool_use"}}
-        yield _metadata(input_tokens, approx_tokens(arguments))
+        return json.dumps(data, ensure_ascii=False)
 
     def _inputs(self, messages: Messages) -> tuple[str, str]:
         """The user prompt's text, and the documents: the retrieved passages, else the plan."""
@@ -370,6 +380,17 @@ def _saved(messages: Messages) -> bool:
 def _research_tool(tool_specs: list[ToolSpec] | None) -> str | None:
     names = [spec["name"] for spec in tool_specs or []]
     return SEARCH_TOOL if SEARCH_TOOL in names else None
+
+
+def _tool_call(name: str, arguments: str) -> list[StreamEvent]:
+    """The stream events of one tool call with its whole input."""
+    digest = hashlib.sha256(f"{name}:{arguments}".encode()).hexdigest()[:24]
+    return [
+        {"contentBlockStart": {"start": {"toolUse": {
+            "toolUseId": f"tooluse_offline_{digest}", "name": name}}}},
+        {"contentBlockDelta": {"delta": {"toolUse": {"input": arguments}}}},
+        {"contentBlockStop": {}},
+    ]
 
 
 def _findings_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | None:

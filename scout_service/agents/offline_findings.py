@@ -247,7 +247,7 @@ def _segments(passages: Sequence[Passage]) -> list[dict[str, Any]]:
 def _competitors(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatTable] = ()
                  ) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    own = analysis.own_names(plan)
+    own = _own_names(plan)
     for table in tables:
         if not _COMPETITOR_HEADER.match(table.header) or re.match(r"plan|tier|package",
                                                                   table.header, re.I):
@@ -262,8 +262,9 @@ def _competitors(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatT
         if not (p.is_row and p.header and _COMPETITOR_HEADER.search(p.header[0])):
             continue
         name = re.sub(r"\s*\(.*?\)\s*", " ", p.cells[0]).strip(" *")
-        if not name or name.casefold() in ("total", "others", "n/a"):
-            continue
+        if not name or name.casefold() in ("total", "others", "n/a") or any(
+                name.startswith(o) for o in own):
+            continue  # the plan's own offer listed next to its competitors is not one
         entry = found.setdefault(name.casefold(), {
             "name": _cap(name, 200), "kind": "direct", "price_points": [],
             "strengths": [], "weaknesses": [], "source_ids": []})
@@ -326,6 +327,15 @@ def _competitor_in_text(name: str, passages: Sequence[Passage]) -> dict[str, Any
                 "source_ids": [p.source_id]})],
             "strengths": [], "weaknesses": [], "source_ids": [p.source_id]})
     return None
+
+
+def _own_names(plan: Plan) -> set[str]:
+    """The plan's own company as it names itself (``Nordbox Meal Kits AB ("Nordbox")``).
+
+    Retrieved passages rarely hold the plan's title, so only such an alias counts.
+    """
+    return {alias.split()[0] for alias in
+            re.findall(r"\(\s*[\"“]([^\"”]{2,40})[\"”]\s*\)", plan.text)}
 
 
 def _billing(text: str) -> str:

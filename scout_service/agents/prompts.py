@@ -130,9 +130,10 @@ def specialist_prompt(kind: ReportKind, documents: str) -> str:
 def findings_step(kind: ReportKind) -> str:
     """What to do once the save tool accepted the report: the typed findings."""
     return (
-        f"Once {save_tool_name(kind)} accepts the report, call {findings.tool_name(kind)} with "
-        "the report's typed findings: plain numbers, ISO 4217 currencies, and for every value "
-        "the source ids it came from. Leave out what the sources do not state.\n"
+        f"Then call {findings.tool_name(kind)} with the report's typed findings — in the same "
+        f"turn, right after {save_tool_name(kind)}: plain numbers, ISO 4217 currencies, and for "
+        "every value the source ids it came from. Leave out what the sources do not state. "
+        "The findings are taken once the report is accepted.\n"
     )
 
 

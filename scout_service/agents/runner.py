@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from strands import Agent
 from strands.hooks import AfterModelCallEvent
 from strands.middleware import InvokeModelStage
+from strands.tools.executors import SequentialToolExecutor
 from strands.types.exceptions import StructuredOutputException
 
 from scout_service import tracing
@@ -901,7 +902,12 @@ class ResearchRunner:
                                    max_searches=self._settings.max_searches_per_agent,
                                    web=lr.web)
         # The findings schema, refusing source ids that are not the run's.
-        findings_model = findings.bind(kind, lr.sources.known)
+        # Taken only after the save tool accepted the report: the model may call both in
+        # one turn (the tools run in the order called), which saves a whole model request.
+        findings_model = findings.bind(kind, lr.sources.known, lambda: None if (
+            outcome.accepted is not None) else (
+            f"the {kind.title.lower()} has not been accepted yet: call "
+            f"{prompts.save_tool_name(kind)} first (or again, fixing what it reported)"))
         title = prompts.agent_title(kind)
         recorder = lr.recorder
 
@@ -921,6 +927,7 @@ class ResearchRunner:
             tools=[*make_research_tools(research), make_save_tool(binding, outcome)],
             system_prompt=prompts.system_prompt(kind),
             callback_handler=None,
+            tool_executor=SequentialToolExecutor(),
             hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources),
                                  max_findings_refusals=self._settings.max_save_refusals),
                    *([BudgetHooks(budget, lambda: lr.usage_so_far(self._meter), outcome)]

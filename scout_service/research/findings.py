@@ -283,11 +283,19 @@ def source_ids(value: Any) -> Iterator[str]:
             yield from source_ids(item)
 
 
-def bind(kind: ReportKind, known: Callable[[], Collection[str]]) -> type[_Finding]:
-    """``kind``'s model, refusing source ids that ``known()`` (the run's sources) lacks."""
+def bind(kind: ReportKind, known: Callable[[], Collection[str]],
+         blocked: Callable[[], str | None] = lambda: None) -> type[_Finding]:
+    """``kind``'s model, refusing source ids that ``known()`` (the run's sources) lacks.
+
+    ``blocked()`` says why findings cannot be taken yet (the report they
+    belong to was not accepted), or None.
+    """
     base = MODELS[kind]
 
     def sources_of_the_run(self: _Finding) -> _Finding:
+        why = blocked()
+        if why is not None:
+            raise ValueError(why)
         ids = set(known())
         unknown = sorted({i for i in source_ids(self) if i not in ids},
                          key=lambda i: int(i[1:]))

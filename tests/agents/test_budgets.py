@@ -66,14 +66,25 @@ async def test_a_cost_budget_does_not_apply_to_a_model_without_prices() -> None:
 
 
 class _DearSave(OfflineModel):
-    """An offline model whose save turn is billed a million tokens: the budget ends there."""
+    """An offline model whose save turn is billed a million tokens: the budget ends there.
+
+    It gives the findings in a turn of their own (the offline model gives them in
+    the save's turn, as a real model may or may not), so the budget can stop it
+    between the accepted report and its findings.
+    """
 
     async def stream(self, *args: Any, **kwargs: Any) -> Any:
-        saving = False
+        saving = skipping = False
         async for event in super().stream(*args, **kwargs):
             start = event.get("contentBlockStart", {}).get("start", {})
-            if str(start.get("toolUse", {}).get("name", "")).startswith("save_"):
+            name = str(start.get("toolUse", {}).get("name", ""))
+            if name.startswith("save_"):
                 saving = True
+            elif saving and name.endswith("Findings"):
+                skipping = True
+            if skipping:
+                skipping = "contentBlockStop" not in event
+                continue
             if saving and "metadata" in event:
                 event["metadata"]["usage"]["outputTokens"] += 1_000_000
             yield event

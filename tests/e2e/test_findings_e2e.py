@@ -117,3 +117,31 @@ def test_get_findings_validates_its_input_and_answers_empty_before_a_run(
     with ScoutClient(shared_server.address, token=TOKENS["bob"]) as other:
         with pytest.raises(NotFoundError):
             other.get_findings(sid)
+
+
+@pytest.mark.parametrize("example, tam, rival, rival_price, tier, tier_price", [
+    ("urban-ebike-rental.docx", 310e6, "Swapfiets", 84.90, "Commuter Flex", 79),
+    ("nordic-meal-kits.md", 4.1e9, "HelloFresh", 58.90, "Vardag", 47.90),
+    ("fieldservice-saas.pdf", 2.4e9, "Microsoft Dynamics", 97, "Starter", 29),
+])
+def test_every_example_plan_yields_its_sizes_rivals_prices_and_verdict(
+        shared_server: ServerProcess, example: str, tam: float, rival: str,
+        rival_price: float, tier: str, tier_price: float) -> None:
+    with ScoutClient(shared_server.address, token=TOKENS["alice"]) as scout:
+        sid, run_id = _research(scout, example)
+        found = {f.kind: f for f in scout.get_findings(sid)}
+        market = found[types_pb2.REPORT_KIND_MARKET].market
+        assert (market.tam.amount, market.tam.currency) == (tam, "EUR")
+        assert market.som.amount < market.sam.amount < market.tam.amount
+        rivals = {c.name: c for c in found[types_pb2.REPORT_KIND_COMPETITION]
+                  .competition.competitors}
+        [named] = [c for name, c in rivals.items() if name.startswith(rival)]
+        assert rival_price in [p.amount for p in named.price_points]
+        assert not [name for name in rivals if name.startswith(("Nordbox", "Dispatchly",
+                                                                 "VeloLoop"))]
+        plan = [(p.tier, p.amount) for p in found[types_pb2.REPORT_KIND_PRICE].price.price_points]
+        assert (tier, tier_price) in plan, plan
+        assert found[types_pb2.REPORT_KIND_FINAL].final.verdict != findings_pb2.VERDICT_UNSPECIFIED
+        sources = {s.source_id for s in scout.iter_sources(sid, run_id)}
+        for f in found.values():
+            assert _ids(f) <= sources, f.kind

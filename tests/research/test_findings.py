@@ -112,7 +112,9 @@ class ScriptedFindings(OfflineModel):
         after_save_or_findings = "accepted: its citations hold" in last or (
             "Validation failed" in last)
         if not offered or not (after_save_or_findings or kwargs.get("tool_choice")):
-            async for event in super().stream(messages, tool_specs, *args, **kwargs):
+            # The offline model without the findings tool: it saves alone, this answers after.
+            others = [s for s in tool_specs or [] if s["name"] != name]
+            async for event in super().stream(messages, others, *args, **kwargs):
                 yield event
             return
         answer = self.answers[min(self.tries, len(self.answers) - 1)]
@@ -200,3 +202,41 @@ async def test_findings_survive_a_replica_dying_mid_run_and_the_rest_are_written
     assert set(after) == set(ReportKind)
     assert after[ReportKind.MARKET] == before[ReportKind.MARKET]
     assert {f.run_id for f in after.values()} == {run.run_id}
+
+
+class FindingsFirst(OfflineModel):
+    """Calls the findings tool before the save tool in its writing turn, once."""
+
+    def __init__(self, kind: ReportKind) -> None:
+        super().__init__(kind)
+        self.refused: list[str] = []
+
+    async def stream(self, messages: Any, tool_specs: Any = None, *args: Any,
+                     **kwargs: Any) -> AsyncIterable[Any]:  # type: ignore[override]
+        last = json.dumps(messages[-1]["content"], default=str)
+        if "has not been accepted yet" in last:
+            self.refused.append(last)
+        events = [e async for e in super().stream(messages, tool_specs, *args, **kwargs)]
+        starts = [i for i, e in enumerate(events) if "toolUse" in e.get(
+            "contentBlockStart", {}).get("start", {})]
+        names = [events[i]["contentBlockStart"]["start"]["toolUse"]["name"] for i in starts]
+        if not self.refused and len(starts) == 2 and names[1] == findings.tool_name(self.kind):
+            save, found = events[starts[0]:starts[1]], events[starts[1]:starts[1] + 3]
+            events = [*events[:starts[0]], *found, *save, *events[starts[1] + 3:]]
+        for event in events:
+            yield event
+
+
+async def test_findings_given_before_the_report_is_accepted_are_refused_then_taken() -> None:
+    store = MemoryStore()
+    session = await new_session(store)
+    market = FindingsFirst(ReportKind.MARKET)
+    offline = offline_factory()
+    runner = make_runner(store, factory=lambda k: market if k is ReportKind.MARKET
+                         else offline(k))
+    run = await runner.start_research(session, request_id=None, file_names=[])
+    done = await wait_terminal(store, run)
+    assert done.state is RunState.SUCCEEDED, done.error
+    assert market.refused  # the model was told to save first, and went on
+    kinds = {f.kind for f in await store.list_findings(session.session_id)}
+    assert ReportKind.MARKET in kinds
