@@ -2,8 +2,9 @@
 
 One run, one DynamoDB endpoint (moto's server, ``EmbeddedDynamo``), one
 table. Floors and Scout are measured on it back to back; see ``rpc_bench``,
-``streams_bench``, ``run_cost``, ``hostile_docs_bench`` and ``floor`` for what
-each row compares, and ``slots_bench`` for the run-slot row.
+``streams_bench``, ``run_cost``, ``hostile_docs_bench``, ``evidence_bench``,
+``model_bench`` and ``floor`` for what each row compares, and ``slots_bench``
+for the run-slot row.
 The other engineers' benches (``store_bench``, ``progress_bench``,
 ``research_bench``) join the table when present.
 
@@ -34,6 +35,7 @@ from bench import (
     delivery_bench,
     evidence_bench,
     hostile_docs_bench,
+    model_bench,
     results,
     run_cost,
     slots_bench,
@@ -415,6 +417,8 @@ def measure(mode: Mode) -> Run:
             [2] if mode.quick else [slots_bench.DEFAULT_SLOTS],
             0.2 if mode.quick else slots_bench.ANSWER_S)))
     other_benches(run)
+    with run.section("model calls"), contextlib.redirect_stdout(sys.stderr):
+        run.add(model_bench.measure(quick=mode.quick))
     return run
 
 

@@ -6,7 +6,7 @@ default and a sentence saying what it is for; the parser and
 cannot drift from the code. The seed's names (``DYNAMODB_TABLE_NAME``,
 ``DYNAMODB_REGION``, ``SESSION_TTL_HOURS``, ``BEDROCK_MODEL_ID``) keep working.
 A bad value raises ``ConfigError`` naming the variable; nothing here does I/O
-beyond reading a token file the settings point at.
+beyond reading a token file or a price file the settings point at.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from scout_service.pricing import Price, parse_prices
 
 
 class ConfigError(ValueError):
@@ -315,6 +317,30 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_OFFLINE_FAIL_AGENTS",), "offline_fail_agents", "", _names,
            "Failure drill: offline agents (market, competition, price, legal, final) that "
            "fail on purpose, to see partial results.", "research"),
+    Option(("SCOUT_MODEL_PRICES",), "model_prices", "", parse_prices,
+           "Model prices in USD per million tokens, overriding or adding to the defaults: a "
+           "JSON object, or the path of a JSON file, of 'provider/model-id' (or 'provider/*') "
+           "to {input, output, cache_read, cache_write}.", "research"),
+    Option(("SCOUT_RUN_MAX_TOKENS",), "run_max_tokens", "0", _int(0, 10**12),
+           "Token budget of a run whose brief sets none (cached tokens count too); 0: none.",
+           "research"),
+    Option(("SCOUT_RUN_MAX_COST_USD",), "run_max_cost_usd", "0", _float(0, 1_000_000),
+           "Cost budget of a run in USD, applied when the model's prices are known; 0: none.",
+           "research"),
+    Option(("SCOUT_MODEL_MAX_CONCURRENT_CALLS",), "model_max_concurrent_calls", "8",
+           _int(1, 10_000),
+           "Model calls in flight at once on this replica (per provider); more wait their "
+           "turn.", "research"),
+    Option(("SCOUT_MODEL_RETRY_ATTEMPTS",), "model_retry_attempts", "6", _int(1, 50),
+           "Tries of a model call that is throttled or meets a transient provider error, "
+           "with backoff and jitter inside the agent's time limit.", "research"),
+    Option(("SCOUT_MODEL_READ_TIMEOUT_S",), "model_read_timeout_s", "300", _float(1, 3600),
+           "How long a hosted model's answer may go silent before the call fails (long "
+           "generations stream slowly).", "research"),
+    Option(("SCOUT_PROMPT_CACHE",), "prompt_cache", "true", _bool,
+           "Prompt caching on Bedrock and Anthropic (strands' cache points after the tools, "
+           "the system prompt and the conversation so far): each model call of an agent reads "
+           "its earlier turns from the provider's cache.", "research"),
     Option(("SCOUT_AGENT_TIMEOUT_S",), "agent_timeout_s", "600", _float(1, 86_400),
            "Time one agent may take before it is marked failed.", "research"),
     Option(("SCOUT_RUN_TIMEOUT_S",), "run_timeout_s", "1800", _float(1, 86_400),
@@ -426,6 +452,13 @@ class Settings:
     model_max_tokens: int = 8000
     offline_delay_ms: int = 0
     offline_fail_agents: frozenset[str] = frozenset()
+    model_prices: Mapping[tuple[str, str], Price] = field(default_factory=dict)
+    run_max_tokens: int = 0
+    run_max_cost_usd: float = 0
+    model_max_concurrent_calls: int = 8
+    model_retry_attempts: int = 6
+    model_read_timeout_s: float = 300
+    prompt_cache: bool = True
     agent_timeout_s: float = 600
     run_timeout_s: float = 1800
     lease_seconds: float = 30

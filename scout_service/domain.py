@@ -243,19 +243,38 @@ class Findings:
 
 @dataclass(frozen=True)
 class TokenUsage:
-    """Model tokens read and written."""
+    """Model tokens read and written, and what they cost.
+
+    ``input_tokens`` are the input tokens read at the full price; tokens read
+    from the provider's prompt cache (``cache_read_tokens``) and written to it
+    (``cache_write_tokens``) are counted apart, as Anthropic and Bedrock bill
+    them. ``cost_usd`` is None when the model's prices are not known.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = 0.0
 
     @property
     def total_tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
+        """Every token the model read (cached or not) and wrote."""
+        return (self.input_tokens + self.output_tokens + self.cache_read_tokens
+                + self.cache_write_tokens)
+
+    @property
+    def all_input_tokens(self) -> int:
+        """Input tokens however they were billed."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
+        cost = (None if self.cost_usd is None or other.cost_usd is None
+                else self.cost_usd + other.cost_usd)
         return TokenUsage(
-            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens, cost,
         )
 
 
@@ -367,6 +386,18 @@ class ProgressEvent:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+def usage_attributes(usage: TokenUsage) -> dict[str, str]:
+    """A progress event's attributes for token usage (cost left out when unknown)."""
+    attributes = {
+        "input_tokens": str(usage.input_tokens), "output_tokens": str(usage.output_tokens),
+        "cache_read_tokens": str(usage.cache_read_tokens),
+        "cache_write_tokens": str(usage.cache_write_tokens),
+    }
+    if usage.cost_usd is not None:
+        attributes["cost_usd"] = f"{usage.cost_usd:.6f}"
+    return attributes
+
+
 def run_ending(run: Run) -> tuple[EventType, str, dict[str, str]]:
     """Type, message and attributes of the event that ends a finished run's stream.
 
@@ -382,7 +413,7 @@ def run_ending(run: Run) -> tuple[EventType, str, dict[str, str]]:
             EventType.RUN_COMPLETED,
             "Research completed: final report saved to session."
             + (f" Missing: {', '.join(missing)}." if missing else ""),
-            {"input_tokens": str(usage.input_tokens), "output_tokens": str(usage.output_tokens)},
+            usage_attributes(usage),
         )
     if run.state is RunState.FAILED:
         return EventType.RUN_FAILED, f"Research failed: {run.error or ''}", {}

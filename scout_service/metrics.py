@@ -10,7 +10,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from scout_service.domain import EventType, ProgressEvent
+from scout_service.domain import EventType, ProgressEvent, TokenUsage
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -52,6 +52,29 @@ class Metrics:
             "answered, or declined and repeated through boto3.",
             ["outcome"], registry=self.registry,
         )
+
+        self.model_tokens = Counter(
+            "scout_model_tokens",
+            "Model tokens the agents used on this replica, by provider, model and kind "
+            "(input, output, cache_read, cache_write).",
+            ["provider", "model", "kind"], registry=self.registry,
+        )
+        self.model_cost = Counter(
+            "scout_model_cost_usd",
+            "What the agents' model calls cost on this replica in US dollars, from the price "
+            "table (models without a known price are not counted).",
+            ["provider", "model"], registry=self.registry,
+        )
+
+    def count_usage(self, provider: str, model: str, usage: TokenUsage) -> None:
+        """Add one agent invocation's tokens and cost."""
+        for kind, tokens in (("input", usage.input_tokens), ("output", usage.output_tokens),
+                             ("cache_read", usage.cache_read_tokens),
+                             ("cache_write", usage.cache_write_tokens)):
+            if tokens:
+                self.model_tokens.labels(provider, model, kind).inc(tokens)
+        if usage.cost_usd:
+            self.model_cost.labels(provider, model).inc(usage.cost_usd)
 
     def serve(self, address: str) -> int:
         """Expose /metrics over HTTP on ``host:port``; returns the bound port."""

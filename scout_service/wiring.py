@@ -12,10 +12,18 @@ from typing import Any
 
 import httpx
 
-from scout_service.agents.providers import ProviderSettings, make_model_factory, validate_provider
+from scout_service.agents.providers import (
+    ProviderSettings,
+    make_model_factory,
+    model_calls,
+    model_id,
+    validate_provider,
+)
 from scout_service.agents.runner import ResearchRunner, RunnerSettings
+from scout_service.agents.usage import UsageMeter
 from scout_service.config import Settings
 from scout_service.metrics import MeteredSink, Metrics
+from scout_service.pricing import PriceTable
 from scout_service.progress.broker import ProgressBroker
 from scout_service.research.web import WebResearch, make_provider, web_settings
 from scout_service.server import Deps
@@ -40,6 +48,8 @@ def provider_settings(s: Settings) -> ProviderSettings:
         offline_delay_ms=s.offline_delay_ms,
         offline_fail_agents=s.offline_fail_agents,
         max_tokens=s.model_max_tokens,
+        read_timeout_s=s.model_read_timeout_s,
+        prompt_cache=s.prompt_cache,
     )
 
 
@@ -59,6 +69,17 @@ def runner_settings(s: Settings) -> RunnerSettings:
         document_timeout_s=s.document_timeout_s,
         document_memory_mb=s.document_memory_mb,
         document_workers=s.document_workers,
+        run_max_tokens=s.run_max_tokens,
+        run_max_cost_usd=s.run_max_cost_usd,
+    )
+
+
+def usage_meter(s: Settings, metrics: Metrics | None = None) -> UsageMeter:
+    """Prices the agents' usage with the default table and SCOUT_MODEL_PRICES."""
+    return UsageMeter(
+        provider=s.model_provider, model_id=model_id(provider_settings(s)),
+        prices=PriceTable().with_overrides(s.model_prices),
+        on_usage=metrics.count_usage if metrics is not None else None,
     )
 
 
@@ -120,6 +141,8 @@ async def build_deps(s: Settings) -> Deps:
     runner = ResearchRunner(
         store, MeteredSink(broker, metrics), make_model_factory(provider),
         settings=runner_settings(s), replica_id=s.replica, provider_name=s.model_provider,
-        web=run_web,
+        web=run_web, meter=usage_meter(s, metrics),
+        calls=model_calls(provider, max_concurrent_calls=s.model_max_concurrent_calls,
+                          retry_attempts=s.model_retry_attempts),
     )
     return Deps(store=store, runner=runner, broker=broker, metrics=metrics, closers=closers)

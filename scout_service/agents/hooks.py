@@ -11,6 +11,7 @@ records ``AGENT_FINISHED`` / ``AGENT_FAILED``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from strands.hooks import (
@@ -26,7 +27,7 @@ from strands.hooks import (
 from scout_service.agents.prompts import agent_title, save_tool_name
 from scout_service.agents.recorder import EventRecorder
 from scout_service.agents.tools import AgentOutcome
-from scout_service.domain import EventType
+from scout_service.domain import EventType, TokenUsage
 from scout_service.research import findings
 
 
@@ -99,12 +100,32 @@ class ProgressHooks(HookProvider):
             self._outcome.stop_reason = str(event.result.stop_reason)
 
 
-class BudgetHooks(HookProvider):
-    """Stops an agent before a model call once the run's token budget is used up."""
+@dataclass(frozen=True)
+class RunBudget:
+    """What one run may spend: tokens and, when the model's prices are known, dollars.
 
-    def __init__(self, limit: int, used: Callable[[], int], outcome: AgentOutcome) -> None:
+    ``*_source`` names where the limit came from, for the agent's error
+    ("brief.max_tokens", "SCOUT_RUN_MAX_TOKENS" …).
+    """
+
+    max_tokens: int | None = None
+    tokens_source: str = "brief.max_tokens"
+    max_cost_usd: float | None = None
+    cost_source: str = "SCOUT_RUN_MAX_COST_USD"
+
+    @property
+    def is_unlimited(self) -> bool:
+        """True when neither limit applies."""
+        return not self.max_tokens and not self.max_cost_usd
+
+
+class BudgetHooks(HookProvider):
+    """Stops an agent before a model call that the run's budget cannot pay for."""
+
+    def __init__(self, budget: RunBudget, used: Callable[[], TokenUsage],
+                 outcome: AgentOutcome) -> None:
         """``used()`` is what the whole run has spent so far (every agent's tokens)."""
-        self._limit = limit
+        self._budget = budget
         self._used = used
         self._outcome = outcome
 
@@ -114,8 +135,19 @@ class BudgetHooks(HookProvider):
 
     async def _before_model(self, event: BeforeModelCallEvent) -> None:
         used = self._used()
-        if used >= self._limit:
+        budget = self._budget
+        # strands' estimate of the call's input: a call that would cross the limit is not made.
+        coming = event.projected_input_tokens or 0
+        if budget.max_tokens and used.total_tokens + coming >= budget.max_tokens:
             self._outcome.budget_out = (
-                f"stopped: the run's token budget of {self._limit:,} (brief.max_tokens) was "
-                f"used up ({used:,} tokens)")
+                f"stopped: the run's token budget of {budget.max_tokens:,} "
+                f"({budget.tokens_source}) was used up ({used.total_tokens:,} tokens"
+                + (f", and the next model call would read about {coming:,} more" if coming
+                   else "") + ")")
+            event.agent.cancel()
+        elif (budget.max_cost_usd and used.cost_usd is not None
+                and used.cost_usd >= budget.max_cost_usd):
+            self._outcome.budget_out = (
+                f"stopped: the run's cost budget of ${budget.max_cost_usd:,.2f} "
+                f"({budget.cost_source}) was used up (${used.cost_usd:,.4f})")
             event.agent.cancel()

@@ -37,12 +37,15 @@ from typing import Any
 
 from pydantic import BaseModel
 from strands import Agent
+from strands.hooks import AfterModelCallEvent
+from strands.middleware import InvokeModelStage
 from strands.tools.executors import SequentialToolExecutor
 from strands.types.exceptions import StructuredOutputException
 
 from scout_service import tracing
 from scout_service.agents import prompts
-from scout_service.agents.hooks import BudgetHooks, ProgressHooks
+from scout_service.agents.calls import ModelCalls
+from scout_service.agents.hooks import BudgetHooks, ProgressHooks, RunBudget
 from scout_service.agents.ids import uuid7
 from scout_service.agents.queue import Slots, Ticket, claim_order, queue_position, turn_of
 from scout_service.agents.recorder import (
@@ -58,6 +61,7 @@ from scout_service.agents.tools import (
     commit_report,
     make_save_tool,
 )
+from scout_service.agents.usage import UsageMeter
 from scout_service.documents import DocumentError, ExtractedDocument
 from scout_service.documents.isolation import ExtractionLimits, ExtractorClosed, IsolatedExtractor
 from scout_service.domain import (
@@ -75,6 +79,7 @@ from scout_service.domain import (
     Session,
     TokenUsage,
     run_ending,
+    usage_attributes,
 )
 from scout_service.errors import (
     Conflict,
@@ -136,6 +141,10 @@ class RunnerSettings:
     max_files_per_run: int = 20
     # Run the specialists one after another (for the benchmark's baseline).
     sequential_specialists: bool = False
+    # Start one specialist alone and the others once its first model response is
+    # in, so they could read what it wrote to the provider's prompt cache (measured
+    # in bench/model_bench.py; it does not pay, hence off).
+    warm_cache_first: bool = False
     # How long a cancel waits for agents to stop at strands' cancel checkpoints
     # before it cancels their tasks.
     cancel_grace_s: float = 1.0
@@ -143,6 +152,11 @@ class RunnerSettings:
     max_agent_turns: int = 8
     # Retries of progress-event and run writes while the store is unavailable.
     store_retry: RetryPolicy = RetryPolicy()
+    # Token budget of a run whose brief sets none (SCOUT_RUN_MAX_TOKENS), and the
+    # cost budget in USD when the model's prices are known (SCOUT_RUN_MAX_COST_USD);
+    # 0: none.
+    run_max_tokens: int = 0
+    run_max_cost_usd: float = 0
 
     def __post_init__(self) -> None:
         """Refuse settings under which a live run could lose its lease."""
@@ -188,12 +202,19 @@ class _LocalRun:
     agent_tasks: dict[ReportKind, asyncio.Task[None]] = field(default_factory=dict)
     # The strands agents working now, for the run's token budget.
     live: dict[ReportKind, Any] = field(default_factory=dict)
+    # Set by the first model response of any agent (RunnerSettings.warm_cache_first).
+    first_response: asyncio.Event | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def tokens_used(self) -> int:
-        """Tokens the run's agents used so far, counting those still working."""
-        done = sum(a.usage.total_tokens for a in self.run.agents if a.kind not in self.live)
-        return done + sum(_usage(agent).total_tokens for agent in self.live.values())
+    def usage_so_far(self, meter: UsageMeter) -> TokenUsage:
+        """What the run's agents used so far, counting those still working."""
+        total = TokenUsage()
+        for status in self.run.agents:
+            if status.kind not in self.live:
+                total = total + status.usage
+        for agent in self.live.values():
+            total = total + meter.of(agent)
+        return total
 
     @property
     def key(self) -> str:
@@ -232,11 +253,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def _usage(agent: Any) -> TokenUsage:
-    usage = agent.event_loop_metrics.accumulated_usage
-    return TokenUsage(int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)))
-
-
 class ResearchRunner:
     """Starts, executes, cancels and resumes research runs on this replica."""
 
@@ -251,8 +267,15 @@ class ResearchRunner:
         provider_name: str,
         clock: Callable[[], float] = time.time,
         web: Callable[[], WebResearch | None] | None = None,
+        meter: UsageMeter | None = None,
+        calls: ModelCalls | None = None,
     ) -> None:
-        """Wire the runner; ``start()`` begins lease renewal and the resume scan."""
+        """Wire the runner; ``start()`` begins lease renewal and the resume scan.
+
+        ``meter`` reads and prices the agents' token usage (default: the
+        provider's default prices, no metrics); ``calls`` retries throttled
+        model calls and bounds those in flight (default: retries, no limit).
+        """
         _keep_threads_untraced()
         self._store = store
         self._broker = broker
@@ -260,6 +283,8 @@ class ResearchRunner:
         self._settings = settings
         self._replica_id = replica_id
         self._provider_name = provider_name
+        self._meter = meter or UsageMeter(provider=provider_name)
+        self._calls = calls or ModelCalls()
         self._clock = clock
         self._slots = Slots(settings.max_concurrent_runs)
         self.corpora = CorpusCache(max_entries=settings.max_cached_corpora)
@@ -789,6 +814,20 @@ class ResearchRunner:
                     return
                 await self._agents_step(
                     lr, {kind: prompts.research_prompt(kind, digest, brief=brief)})
+        elif self._settings.warm_cache_first and len(todo) > 1:
+            first = asyncio.Event()
+            lr.first_response = first
+            rest = asyncio.ensure_future(self._after(first, self._agents_step(
+                lr, {k: prompts.research_prompt(k, digest, brief=brief) for k in todo[1:]})))
+            try:
+                await self._agents_step(
+                    lr, {todo[0]: prompts.research_prompt(todo[0], digest, brief=brief)})
+            except BaseException:
+                rest.cancel()  # taken over or cancelled: the others must not start now
+                await asyncio.gather(rest, return_exceptions=True)
+                raise
+            first.set()  # the first agent ended before any response: start the others now
+            await rest
         else:
             await self._agents_step(
                 lr, {k: prompts.research_prompt(k, digest, brief=brief) for k in todo}
@@ -824,6 +863,11 @@ class ResearchRunner:
                 missing[kind] = status.error or status.state.value.lower()
         await self._agents_step(lr, {ReportKind.FINAL: prompts.synthesis_prompt(
             reports, missing, digest=digest, brief=brief)})
+
+    @staticmethod
+    async def _after(event: asyncio.Event, work: Any) -> None:
+        await event.wait()
+        await work
 
     async def _adopt(self, lr: _LocalRun, report: Report) -> str:
         """An earlier report's text for this run's synthesis, its [S#] renumbered here."""
@@ -883,6 +927,20 @@ class ResearchRunner:
             outcome.accepted is not None) else (
             f"the {kind.title.lower()} has not been accepted yet: call "
             f"{prompts.save_tool_name(kind)} first (or again, fixing what it reported)"))
+        title = prompts.agent_title(kind)
+        recorder = lr.recorder
+
+        async def waiting(delay: float, reason: str, tries: int) -> None:
+            await recorder.emit(
+                EventType.TOOL_CALL,
+                f"{title}: waiting for the model provider ({reason}); trying again in "
+                f"{delay:.0f} s…", agent=kind,
+                attributes={"model_wait": reason, "delay_s": f"{delay:.1f}",
+                            "attempt": str(tries + 1)})
+
+        budget = self._budget(lr.run)
+        retry = self._calls.retry(
+            deadline=time.monotonic() + self._settings.agent_timeout_s, on_wait=waiting)
         agent = Agent(
             model=self._model_factory(kind),
             tools=[*make_research_tools(research), make_save_tool(binding, outcome)],
@@ -891,10 +949,16 @@ class ResearchRunner:
             tool_executor=SequentialToolExecutor(),
             hooks=[ProgressHooks(lr.recorder, outcome, describe=describe_call(lr.sources),
                                  max_findings_refusals=self._settings.max_save_refusals),
-                   *([BudgetHooks(lr.run.brief.max_tokens, lr.tokens_used, outcome)]
-                     if lr.run.brief.max_tokens else [])],
+                   *([BudgetHooks(budget, lambda: lr.usage_so_far(self._meter), outcome)]
+                     if not budget.is_unlimited else [])],
             name=f"scout-{kind.value.replace('_', '-')}",
+            retry_strategy=retry,
         )
+        if self._calls.limiter is not None:
+            agent.add_middleware(InvokeModelStage, self._calls.limiter.middleware)
+        if lr.first_response is not None:
+            signal = lr.first_response
+            agent.add_hook(lambda event: signal.set(), AfterModelCallEvent)
         error: str | None = None
         lr.live[kind] = agent
         try:
@@ -923,23 +987,31 @@ class ResearchRunner:
                 outcome.findings_refused_out = (
                     f"its report passed the checks but it gave no findings: {exc}")
         except Exception as exc:
-            error = _describe(exc)
+            error = self._calls.explain(exc) or _describe(exc)
+            if retry.gave_up is not None:
+                error += f" ({retry.gave_up})"
             logger.warning("agent failed", extra={"run_id": lr.key, "kind": kind.value,
                                                   "error_type": type(exc).__name__})
         finally:
             lr.live.pop(kind, None)
-        usage = _usage(agent)
-        title = prompts.agent_title(kind)
+        partial = None
+        if (outcome.budget_out is not None and outcome.accepted is not None
+                and not outcome.saved and lr.stop is None):
+            partial = await self._save_partial(binding, outcome)
+        usage = self._meter.of(agent)
+        self._meter.record(usage)
         finished = self._clock()
         if outcome.saved:
             await self._set_agent(lr, kind, lambda a: replace(
-                a, state=AgentState.SUCCEEDED, finished_at=finished, error=None,
+                a, state=AgentState.SUCCEEDED, finished_at=finished, error=partial,
                 usage=a.usage + usage))
             await lr.recorder.emit(
-                EventType.AGENT_FINISHED, f"{title} finished.", agent=kind,
-                attributes={"input_tokens": str(usage.input_tokens),
-                            "output_tokens": str(usage.output_tokens),
-                            "findings_warnings": str(outcome.findings_warnings)},
+                EventType.AGENT_FINISHED,
+                f"{title} finished" + (f" with a partial report: {partial}." if partial else "."),
+                agent=kind,
+                attributes={**usage_attributes(usage),
+                            "findings_warnings": str(outcome.findings_warnings),
+                            **({"partial": "true"} if partial else {})},
             )
             return
         if lr.stop is not None:
@@ -964,6 +1036,36 @@ class ResearchRunner:
             a, state=AgentState.FAILED, finished_at=finished, error=error,
             usage=a.usage + usage))
         await lr.recorder.emit(EventType.AGENT_FAILED, f"{title} failed: {error}", agent=kind)
+
+    @staticmethod
+    async def _save_partial(binding: ReportBinding, outcome: AgentOutcome) -> str:
+        """Store a report that passed its checks when the budget stopped the agent after it.
+
+        Only the typed findings are missing (the budget stopped the call that
+        gives them): the report is usable, so it is stored with a note saying
+        so under its title. An agent stopped before its report was accepted
+        has nothing usable and fails.
+        """
+        assert outcome.accepted is not None and outcome.budget_out is not None
+        content, cited = outcome.accepted
+        note = (f"> **Partial report.** The agent was {outcome.budget_out}, after this report "
+                "passed its checks and before it gave its typed findings.\n\n")
+        title, newline, rest = content.partition("\n")
+        marked = (f"{title}\n\n{note}{rest.lstrip(chr(10))}" if title.startswith("#") and newline
+                  else note + content)
+        outcome.accepted = (marked, cited)
+        await commit_report(binding, outcome)
+        return f"partial: {outcome.budget_out}; its findings were not given"
+
+    def _budget(self, run: Run) -> RunBudget:
+        """The run's budget: the brief's token limit, else the replica's default; the cost."""
+        settings = self._settings
+        tokens, source = run.brief.max_tokens, "brief.max_tokens"
+        if not tokens and settings.run_max_tokens:
+            tokens, source = settings.run_max_tokens, "SCOUT_RUN_MAX_TOKENS"
+        cost = settings.run_max_cost_usd if self._meter.priced else 0
+        return RunBudget(max_tokens=tokens or None, tokens_source=source,
+                         max_cost_usd=cost or None)
 
     async def _store_findings(
         self, lr: _LocalRun, kind: ReportKind, value: BaseModel, outcome: AgentOutcome

@@ -167,7 +167,9 @@ def report_to_pb(
 
 def _usage(u: domain.TokenUsage) -> research_pb2.TokenUsage:
     return research_pb2.TokenUsage(
-        input_tokens=u.input_tokens, output_tokens=u.output_tokens, total_tokens=u.total_tokens
+        input_tokens=u.input_tokens, output_tokens=u.output_tokens, total_tokens=u.total_tokens,
+        cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens,
+        cost_usd=u.cost_usd,
     )
 
 

@@ -357,6 +357,12 @@ def _agent(status: AgentStatus) -> dict[str, Any]:
         "output_tokens": n(status.usage.output_tokens),
         "invocations": n(status.invocations),
     }
+    if status.usage.cache_read_tokens:
+        m["cache_read_tokens"] = n(status.usage.cache_read_tokens)
+    if status.usage.cache_write_tokens:
+        m["cache_write_tokens"] = n(status.usage.cache_write_tokens)
+    if status.usage.cost_usd is not None:
+        m["cost_usd"] = n(status.usage.cost_usd)
     if status.error is not None:
         m["error"] = s(status.error)
     if status.started_at is not None:
@@ -372,7 +378,12 @@ def _agent_from(value: dict[str, Any]) -> AgentStatus:
         kind=ReportKind(get_s(m, "kind")),
         state=AgentState(get_s(m, "state")),
         error=opt_s(m, "error"),
-        usage=TokenUsage(get_i(m, "input_tokens", 0), get_i(m, "output_tokens", 0)),
+        usage=TokenUsage(
+            get_i(m, "input_tokens", 0), get_i(m, "output_tokens", 0),
+            get_i(m, "cache_read_tokens", 0), get_i(m, "cache_write_tokens", 0),
+            # Runs stored before costs were recorded carry none: unknown.
+            opt_f(m, "cost_usd"),
+        ),
         started_at=opt_f(m, "started_at"),
         finished_at=opt_f(m, "finished_at"),
         invocations=get_i(m, "invocations", 0),

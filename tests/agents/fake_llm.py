@@ -17,10 +17,18 @@ from typing import Any
 
 
 class FakeLLM:
-    """Serves both APIs; records every request body and its headers."""
+    """Serves both APIs; records every request body and its headers.
 
-    def __init__(self) -> None:
+    ``throttle_every=3`` answers every third request with 429 (rate limited);
+    ``refuse=401`` answers every request with that error status;
+    ``cached_tokens=100`` reports that many of each request's prompt tokens as
+    read from the cache (OpenAI counts them inside ``prompt_tokens``).
+    """
+
+    def __init__(self, *, throttle_every: int = 0, refuse: int = 0,
+                 cached_tokens: int = 0) -> None:
         self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.throttled = 0
         self._lock = threading.Lock()
         outer = self
 
@@ -35,12 +43,28 @@ class FakeLLM:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with outer._lock:
                     outer.requests.append((self.path, dict(self.headers.items()), body))
-                if self.path.endswith("/chat/completions"):
-                    self._send(_openai_events(body), "text/event-stream")
+                    count = len(outer.requests)
+                    throttle = throttle_every > 0 and count % throttle_every == 0
+                    outer.throttled += throttle
+                if refuse or throttle:
+                    self._error(refuse or 429)
+                elif self.path.endswith("/chat/completions"):
+                    self._send(_openai_events(body, cached_tokens), "text/event-stream")
                 elif self.path == "/api/chat":
                     self._send(_ollama_lines(body), "application/x-ndjson")
                 else:
                     self.send_error(404)
+
+            def _error(self, status: int) -> None:
+                kind = {401: "invalid_api_key", 404: "model_not_found"}.get(
+                    status, "rate_limit_exceeded")
+                data = json.dumps({"error": {"message": f"fake {status}", "type": kind,
+                                             "code": kind}}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _send(self, parts: Iterator[bytes], content_type: str) -> None:
                 self.send_response(200)
@@ -90,7 +114,7 @@ def _findings_call(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return names[0], final if names[0] == "FinalFindings" else {}
 
 
-def _openai_events(body: dict[str, Any]) -> Iterator[bytes]:
+def _openai_events(body: dict[str, Any], cached_tokens: int = 0) -> Iterator[bytes]:
     def chunk(choices: list[Any], **extra: Any) -> bytes:
         data = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
                 "model": body.get("model"), "choices": choices, **extra}
@@ -111,7 +135,10 @@ def _openai_events(body: dict[str, Any]) -> Iterator[bytes]:
             {"index": 0, "function": {"arguments": arguments[start:start + 20]}}]},
             "finish_reason": None}])
     yield chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
-    yield chunk([], usage={"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150})
+    usage: dict[str, Any] = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    if cached_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+    yield chunk([], usage=usage)
     yield b"data: [DONE]\n\n"
 
 

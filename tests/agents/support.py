@@ -74,6 +74,8 @@ def make_runner(
     *,
     settings: RunnerSettings = FAST,
     replica_id: str = "replica-a",
+    provider_name: str = "offline",
+    **extra: Any,
 ) -> ResearchRunner:
     return ResearchRunner(
         store,
@@ -81,7 +83,8 @@ def make_runner(
         factory or offline_factory(),
         settings=settings,
         replica_id=replica_id,
-        provider_name="offline",
+        provider_name=provider_name,
+        **extra,
     )
 
 

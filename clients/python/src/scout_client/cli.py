@@ -207,7 +207,8 @@ def print_run(run: research_pb2.Run) -> None:
             ("state", _run_state(run.state)),
             ("model", run.model_provider or "-"),
             ("files", ", ".join(run.file_names) or "(all)"),
-            ("tokens", str(run.usage.total_tokens)),
+            ("tokens", _tokens(run.usage)),
+            ("cost", _cost(run.usage)),
             ("created", _time(run.create_time)),
             ("ended", _time(run.end_time)),
             ("last_sequence", str(run.last_sequence)),
@@ -223,12 +224,28 @@ def print_run(run: research_pb2.Run) -> None:
                     _kind(agent.kind),
                     _enum_suffix(research_pb2.AgentState, agent.state, "AGENT_STATE_"),
                     str(agent.usage.total_tokens),
+                    str(agent.usage.cache_read_tokens),
+                    _cost(agent.usage),
                     agent.error,
                 )
                 for agent in run.agents
             ),
-            ("AGENT", "STATE", "TOKENS", "ERROR"),
+            ("AGENT", "STATE", "TOKENS", "CACHED", "COST", "ERROR"),
         )
+
+
+def _tokens(usage: research_pb2.TokenUsage) -> str:
+    """Total tokens, and how they split when the prompt cache took part."""
+    text = f"{usage.total_tokens} ({usage.input_tokens} in, {usage.output_tokens} out"
+    if usage.cache_read_tokens or usage.cache_write_tokens:
+        text += (f", {usage.cache_read_tokens} cache read, "
+                 f"{usage.cache_write_tokens} cache write")
+    return text + ")"
+
+
+def _cost(usage: research_pb2.TokenUsage) -> str:
+    """USD to four decimals, or "-" when the server knows no price for the model."""
+    return f"${usage.cost_usd:.4f}" if usage.HasField("cost_usd") else "-"
 
 
 def format_event(event: research_pb2.ProgressEvent) -> str:
@@ -726,7 +743,8 @@ def _finish_followed_run(args: argparse.Namespace, run: research_pb2.Run) -> int
     else:
         print()
         state = _run_state(run.state)
-        print(f"run {run.run_id} {state} ({run.usage.total_tokens} tokens)")
+        cost = f", {_cost(run.usage)}" if run.usage.HasField("cost_usd") else ""
+        print(f"run {run.run_id} {state} ({run.usage.total_tokens} tokens{cost})")
         if run.error:
             print(f"error: {run.error}")
         print("fetch the reports with:")
@@ -778,10 +796,11 @@ def cmd_run_list(client: ScoutClient, args: argparse.Namespace) -> int:
         return EXIT_OK
     _table(
         (
-            (r.run_id, _run_state(r.state), _time(r.create_time), str(r.usage.total_tokens))
+            (r.run_id, _run_state(r.state), _time(r.create_time), str(r.usage.total_tokens),
+             _cost(r.usage))
             for r in runs
         ),
-        ("RUN_ID", "STATE", "CREATED", "TOKENS"),
+        ("RUN_ID", "STATE", "CREATED", "TOKENS", "COST"),
     )
     return EXIT_OK
 
