@@ -13,13 +13,14 @@ PROTOS := $(wildcard protos/scout/v1/*.proto)
 LOCK := requirements/dev.txt
 
 
-.PHONY: system-deps help setup lock check-lock readme-config protos check-protos lint buf-lint buf-breaking typecheck test test-fast demo run bench eval docker clean
+.PHONY: system-deps help setup lock check-lock readme-config protos check-protos unasync check-unasync lint buf-lint buf-breaking typecheck test test-fast demo run bench eval docker clean
 
 help:
 	@echo "make demo    - set everything up and run a full research session (embedded DynamoDB, offline model)"
 	@echo "make test    - set everything up and run the whole suite"
 	@echo "make run     - start the server on the embedded default"
 	@echo "make protos  - regenerate the Python stubs from protos/"
+	@echo "make unasync - regenerate the blocking client (client.py) from the asyncio one (aio.py)"
 	@echo "make lock    - re-resolve requirements/*.txt (hashes) from pyproject.toml"
 	@echo "make bench   - run the benchmarks and print ratios against the floor"
 	@echo "make eval    - score the dossiers of the frozen set in eval/ (RECORD_FLOOR=1 re-records the floor)"
@@ -75,6 +76,13 @@ check-protos: protos
 		{ echo "untracked generated stubs: run 'make protos' and commit them"; exit 1; }
 	@if [ -f ../shared/check-contract.py ]; then $(PY) ../shared/check-contract.py; fi
 
+# The blocking client is generated from the asyncio one (scripts/unasync.py explains how).
+unasync: $(VENV)/.installed
+	$(PY) scripts/unasync.py
+
+check-unasync: $(VENV)/.installed
+	@$(PY) scripts/unasync.py --check
+
 buf-lint: $(BUF)
 	$(BUF) lint
 
@@ -92,7 +100,7 @@ lint: $(VENV)/.installed buf-lint
 system-deps:
 	@scripts/system-deps.sh test
 
-test: system-deps $(VENV)/.installed $(BUF) check-lock check-protos buf-lint buf-breaking lint
+test: system-deps $(VENV)/.installed $(BUF) check-lock check-protos check-unasync buf-lint buf-breaking lint
 	GRPC_ENABLE_FORK_SUPPORT=0 $(PY) -m pytest
 
 demo: $(VENV)/.installed

@@ -1,25 +1,32 @@
 """`AsyncScoutClient`: the asyncio twin of `ScoutClient`, on `grpc.aio`.
 
 Same methods, same arguments, same return values and errors; methods are
-coroutines, and `stream_progress` / `iter_*` are async iterators. Create the
-client inside the event loop that uses it (grpc.aio channels belong to one
-loop), preferably with `async with`.
+coroutines, and `stream_progress` / `ask` / `iter_*` are async iterators.
+Create the client inside the event loop that uses it (grpc.aio channels
+belong to one loop), preferably with `async with`.
+
+This module is the source of both clients: `client.py` (`ScoutClient`) is
+generated from it by `scripts/unasync.py` (`make unasync`; `make
+check-unasync` fails when it is stale). Edit here, never there; the little
+that really differs between the two stands in `_async_ops.py` and
+`_sync_ops.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 from types import TracebackType
-from typing import Any, TypeAlias, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import grpc  # type: ignore[import-untyped, unused-ignore]
 import grpc.aio  # type: ignore[import-untyped, unused-ignore]
 
 from scout.v1 import findings_pb2, report_pb2, research_pb2, session_pb2, types_pb2
+from scout_client import _async_ops as ops
 from scout_client import _requests as rpc
+from scout_client._async_ops import AsyncUploadInput
 from scout_client._channel import (
     DEFAULT,
     DEFAULT_TARGET,
@@ -35,21 +42,35 @@ from scout_client._files import (
     DEFAULT_CHUNK_SIZE,
     Destination,
     ExportInfo,
-    UploadInput,
-    UploadSource,
 )
 from scout_client._progress import DEFAULT_MAX_RECONNECTS, ProgressCursor, ProgressFollower
-from scout_client.errors import UnavailableError, from_rpc_error
+from scout_client.errors import from_rpc_error
 
 __all__ = ["AsyncScoutClient"]
 
 R = TypeVar("R")
 
-AsyncUploadInput: TypeAlias = UploadInput | AsyncIterable[bytes]
-
 
 class AsyncScoutClient:
-    """An asyncio client of the Scout service; see `ScoutClient` for the arguments.
+    """An asyncio client of the Scout service.
+
+    Use it as a context manager (or call `close()`); one client shares one
+    channel across the tasks of the event loop it was created in.
+
+    Args:
+        target: "host:port" (or any grpc target) of the service.
+        token: Bearer token sent as `authorization: Bearer <token>` on every
+            call. Over a plaintext channel it travels unencrypted.
+        tls: Use TLS. Implied by `root_certificates` or `client_certificate`.
+        root_certificates: PEM roots to trust instead of grpc's bundled ones.
+        client_certificate: (certificate_chain, private_key), both PEM, for
+            mutual TLS.
+        timeout: Default deadline of unary calls in seconds; None for none.
+        transfer_timeout: Default deadline of uploads, downloads and exports.
+        options: Extra grpc channel options; they override the defaults.
+
+    Every method also takes `timeout=` to override the default for one call
+    (None means no deadline).
 
     Example::
 
@@ -71,7 +92,7 @@ class AsyncScoutClient:
         transfer_timeout: float | None = DEFAULT_TRANSFER_TIMEOUT,
         options: Sequence[ChannelOption] = (),
     ) -> None:
-        """Open the channel on the running loop (lazily: nothing connects yet)."""
+        """Open the channel (lazily: nothing connects before the first call)."""
         self.target = target
         self._channel = open_channel(
             grpc.aio,
@@ -106,12 +127,7 @@ class AsyncScoutClient:
 
     async def wait_until_ready(self, timeout: float = 10.0) -> None:
         """Wait until the channel is connected; UnavailableError after `timeout`."""
-        try:
-            await asyncio.wait_for(self._channel.channel_ready(), timeout)
-        except TimeoutError as error:
-            raise UnavailableError(
-                f"{self.target} not reachable within {timeout:g} s", reason="NOT_READY"
-            ) from error
+        await ops.wait_ready(self._channel, self.target, timeout)
 
     # -- plumbing ----------------------------------------------------------
 
@@ -139,7 +155,12 @@ class AsyncScoutClient:
         *,
         timeout: Timeout = DEFAULT,
     ) -> types_pb2.Session:
-        """Open a new session; safe to retry (a request_id is always sent)."""
+        """Open a new session (TTL: the server's default, 24 h, unless given).
+
+        Safe to retry: without a `request_id` the client sends a fresh UUID,
+        so grpc's retry on UNAVAILABLE returns the session the first attempt
+        created. Pass your own `request_id` to make your own retries safe.
+        """
         return await self._call(rpc.create_session(labels, ttl, request_id), timeout)
 
     async def get_session(
@@ -185,36 +206,25 @@ class AsyncScoutClient:
     ) -> types_pb2.FileInfo:
         """Upload a file into the session and return what the server stored.
 
-        `source` is a path, bytes, a binary file object, or an async iterable
-        of bytes (then `file_name` is required and the size is not announced).
-        File reads run in a worker thread, one chunk at a time.
+        `source` is a path, bytes, or a binary file object (read from its
+        current position). The file is read lazily, one `chunk_size` message
+        at a time. `file_name` defaults to the path's (or file object's)
+        name; `content_type` is guessed from the name when not given.
+        Uploading a name again replaces that file. Not retried automatically:
+        a stream cannot be replayed from a file object.
+
+        Asynchronously, `source` may also be an async iterable of bytes (then
+        `file_name` is required and the size is not announced), and file
+        reads run in a worker thread, one chunk at a time.
         """
-        read_failures: list[BaseException] = []
-        requests: AsyncIterator[session_pb2.UploadFileRequest]
-        upload: UploadSource | None = None
-        if isinstance(source, AsyncIterable):
-            header = rpc.upload_stream_header(session_id, file_name, content_type, chunk_size)
-            requests = _stream_requests(header, source, chunk_size, read_failures)
-        else:
-            upload = UploadSource(
-                source, file_name=file_name, content_type=content_type, chunk_size=chunk_size
-            )
-            requests = _source_requests(upload, session_id, read_failures)
-        try:
-            response: session_pb2.UploadFileResponse = await self._stream(
-                self._stubs.sessions.UploadFile, requests, timeout
-            )
-        except grpc.RpcError as error:
-            raise rpc.upload_failure(error, read_failures) from error
-        except asyncio.CancelledError:
-            # grpc.aio cancels the call when the request iterator raises.
-            if read_failures:
-                raise read_failures[0] from None
-            raise
-        finally:
-            if upload is not None:
-                upload.close()
-        return response.file
+        return await ops.upload(
+            lambda requests: self._stream(self._stubs.sessions.UploadFile, requests, timeout),
+            session_id,
+            source,
+            file_name=file_name,
+            content_type=content_type,
+            chunk_size=chunk_size,
+        )
 
     async def list_files(
         self,
@@ -254,8 +264,9 @@ class AsyncScoutClient:
     ) -> bytes | types_pb2.FileInfo:
         """Download a file: its bytes, or its FileInfo once written to `dest`.
 
-        Size and SHA-256 are checked against the server's FileInfo; a
-        mismatch raises DataLossError.
+        `dest` is a path (written as `<path>.part`, renamed when complete) or
+        a binary file object. The size and SHA-256 are checked against the
+        server's FileInfo; a mismatch raises DataLossError.
         """
         request = rpc.download_file(session_id, file_name)
         receiver = rpc.FileReceiver(dest, file_name)
@@ -273,7 +284,9 @@ class AsyncScoutClient:
     ) -> types_pb2.Report:
         """Return one report with its Markdown content: the latest version or `version`.
 
-        `kind` as in `report_kind`; a pruned or unknown version raises NotFoundError.
+        `kind` is a ReportKind value or a name: "market", "market_report",
+        "REPORT_KIND_MARKET" ... (see `scout_client.report_kind`). A version
+        that was pruned or never stored raises NotFoundError.
         """
         return await self._call(rpc.get_report(session_id, kind, version), timeout)
 
@@ -346,7 +359,8 @@ class AsyncScoutClient:
         Each value carries the source ids of its run; resolve them with
         ``iter_sources(session_id, findings.run_id)``.
         """
-        return list((await self._call(rpc.get_findings(session_id, kind), timeout)).findings)
+        found = await self._call(rpc.get_findings(session_id, kind), timeout)
+        return list(found.findings)
 
     async def put_report(
         self,
@@ -357,7 +371,11 @@ class AsyncScoutClient:
         *,
         timeout: Timeout = DEFAULT,
     ) -> types_pb2.Report:
-        """Store a report as its next version; safe to retry (a request_id is always sent)."""
+        """Store a report (e.g. an edited one) as its next version; returns it without content.
+
+        The version it follows stays readable (`get_report(..., version=)`).
+        Safe to retry, like create_session: a request_id is always sent.
+        """
         call = rpc.put_report(session_id, kind, content, request_id)
         return await self._call(call, timeout)
 
@@ -389,7 +407,12 @@ class AsyncScoutClient:
         *,
         timeout: Timeout = DEFAULT,
     ) -> bytes | ExportInfo:
-        """Export the session's reports as one document: its bytes, or where it went."""
+        """Export the session's reports as one document: its bytes, or where it went.
+
+        `format` is "md", "html", "pdf", "zip" or an ExportFormat value. With
+        `dest` (a path or binary file object) the document is streamed there
+        and the server's suggested file name, content type and size return.
+        """
         request = rpc.export_reports(session_id, format)
         receiver = rpc.ExportReceiver(dest)
         with receiver:
@@ -508,9 +531,23 @@ class AsyncScoutClient:
         initial_backoff: float = 0.2,
         max_backoff: float = 5.0,
     ) -> AsyncIterator[research_pb2.ProgressEvent]:
-        """Yield a run's progress events exactly once, in order, to its end.
+        """Yield a run's progress events, exactly once and in order, to its end.
 
-        Resumes broken streams exactly like `ScoutClient.stream_progress`.
+        Follows `run_id` (or the session's latest run when empty), starting
+        after `after_sequence`. The iterator ends after the run's terminal
+        event (RUN_COMPLETED, RUN_FAILED or RUN_CANCELLED).
+
+        With `resume` (the default), a broken stream (UNAVAILABLE, a reset
+        connection or RST_STREAM, DEADLINE_EXCEEDED, or an end before the
+        terminal event) is reopened after a backoff with `after_sequence` set
+        to the last delivered event and the run pinned to the one the first
+        event named. `max_reconnects` bounds the reconnects in a row that
+        bring no new event (None: no bound); then the last error is raised.
+        Other errors (NotFoundError, PermissionDeniedError ...) raise at once.
+
+        Heartbeats are dropped unless `heartbeats` is true; they never move
+        the resume point. `timeout` is a deadline per connection, not for
+        the whole run. Closing the iterator early cancels the stream.
         """
         follower = ProgressFollower(
             ProgressCursor(session_id, run_id, after_sequence, heartbeats),
@@ -536,41 +573,4 @@ class AsyncScoutClient:
             delay = follower.reconnect_delay()
             if delay is None:
                 return
-            await asyncio.sleep(delay)
-
-
-async def _source_requests(
-    upload: UploadSource, session_id: str, failures: list[BaseException]
-) -> AsyncIterator[session_pb2.UploadFileRequest]:
-    try:
-        yield upload.header(session_id)
-        while True:
-            if upload.in_memory:
-                chunk = upload.read_chunk()
-            else:
-                chunk = await asyncio.to_thread(upload.read_chunk)
-            if not chunk:
-                return
-            yield session_pb2.UploadFileRequest(chunk=chunk)
-    except Exception as exc:
-        failures.append(exc)
-        raise
-
-
-async def _stream_requests(
-    header: session_pb2.UploadFileRequest,
-    source: AsyncIterable[bytes],
-    chunk_size: int,
-    failures: list[BaseException],
-) -> AsyncIterator[session_pb2.UploadFileRequest]:
-    try:
-        yield header
-        async for piece in source:
-            view = memoryview(piece).cast("B")
-            for start in range(0, view.nbytes, chunk_size):
-                yield session_pb2.UploadFileRequest(
-                    chunk=view[start : start + chunk_size].tobytes()
-                )
-    except Exception as exc:
-        failures.append(exc)
-        raise
+            await ops.sleep(delay)

@@ -1,14 +1,17 @@
+# Generated from aio.py by scripts/unasync.py: edit aio.py, then run `make unasync`.
 """`ScoutClient`: the blocking client, one typed method per scout.v1 RPC.
 
 Methods take plain Python values and return the contract's proto messages
 (or bytes, or None). Every failure is a `scout_client.errors.ScoutError`
 subclass. Idempotent RPCs are retried by grpc on UNAVAILABLE (see
 `_channel.RETRIED_METHODS`); progress streams resume themselves.
+
+Generated from `aio.py` (`AsyncScoutClient`), so both clients keep the same
+methods and docs.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
@@ -19,6 +22,7 @@ import grpc  # type: ignore[import-untyped, unused-ignore]
 
 from scout.v1 import findings_pb2, report_pb2, research_pb2, session_pb2, types_pb2
 from scout_client import _requests as rpc
+from scout_client import _sync_ops as ops
 from scout_client._channel import (
     DEFAULT,
     DEFAULT_TARGET,
@@ -34,11 +38,10 @@ from scout_client._files import (
     DEFAULT_CHUNK_SIZE,
     Destination,
     ExportInfo,
-    UploadInput,
-    UploadSource,
 )
 from scout_client._progress import DEFAULT_MAX_RECONNECTS, ProgressCursor, ProgressFollower
-from scout_client.errors import UnavailableError, from_rpc_error
+from scout_client._sync_ops import UploadInput
+from scout_client.errors import from_rpc_error
 
 __all__ = ["ScoutClient"]
 
@@ -65,6 +68,13 @@ class ScoutClient:
 
     Every method also takes `timeout=` to override the default for one call
     (None means no deadline).
+
+    Example::
+
+        with ScoutClient("localhost:50051", token=token) as scout:
+            session = scout.create_session()
+            for event in scout.stream_progress(session.session_id):
+                print(event.display_message)
     """
 
     def __init__(
@@ -113,13 +123,8 @@ class ScoutClient:
         self.close()
 
     def wait_until_ready(self, timeout: float = 10.0) -> None:
-        """Block until the channel is connected; UnavailableError after `timeout`."""
-        try:
-            grpc.channel_ready_future(self._channel).result(timeout=timeout)
-        except grpc.FutureTimeoutError as error:
-            raise UnavailableError(
-                f"{self.target} not reachable within {timeout:g} s", reason="NOT_READY"
-            ) from error
+        """Wait until the channel is connected; UnavailableError after `timeout`."""
+        ops.wait_ready(self._channel, self.target, timeout)
 
     # -- plumbing ----------------------------------------------------------
 
@@ -155,7 +160,9 @@ class ScoutClient:
         """
         return self._call(rpc.create_session(labels, ttl, request_id), timeout)
 
-    def get_session(self, session_id: str, *, timeout: Timeout = DEFAULT) -> types_pb2.Session:
+    def get_session(
+        self, session_id: str, *, timeout: Timeout = DEFAULT
+    ) -> types_pb2.Session:
         """Return one of the caller's sessions; NotFoundError when gone or expired."""
         return self._call(rpc.get_session(session_id), timeout)
 
@@ -203,31 +210,14 @@ class ScoutClient:
         Uploading a name again replaces that file. Not retried automatically:
         a stream cannot be replayed from a file object.
         """
-        upload = UploadSource(
-            source, file_name=file_name, content_type=content_type, chunk_size=chunk_size
+        return ops.upload(
+            lambda requests: self._stream(self._stubs.sessions.UploadFile, requests, timeout),
+            session_id,
+            source,
+            file_name=file_name,
+            content_type=content_type,
+            chunk_size=chunk_size,
         )
-        # grpc reads the request iterator on its own thread and reports a
-        # failure there only as CANCELLED; keep the real exception to raise it.
-        read_failures: list[BaseException] = []
-
-        def requests() -> Iterator[session_pb2.UploadFileRequest]:
-            try:
-                yield upload.header(session_id)
-                while chunk := upload.read_chunk():
-                    yield session_pb2.UploadFileRequest(chunk=chunk)
-            except Exception as exc:
-                read_failures.append(exc)
-                raise
-
-        try:
-            response: session_pb2.UploadFileResponse = self._stream(
-                self._stubs.sessions.UploadFile, requests(), timeout
-            )
-        except grpc.RpcError as error:
-            raise rpc.upload_failure(error, read_failures) from error
-        finally:
-            upload.close()
-        return response.file
 
     def list_files(
         self,
@@ -362,7 +352,8 @@ class ScoutClient:
         Each value carries the source ids of its run; resolve them with
         ``iter_sources(session_id, findings.run_id)``.
         """
-        return list(self._call(rpc.get_findings(session_id, kind), timeout).findings)
+        found = self._call(rpc.get_findings(session_id, kind), timeout)
+        return list(found.findings)
 
     def put_report(
         self,
@@ -574,4 +565,4 @@ class ScoutClient:
             delay = follower.reconnect_delay()
             if delay is None:
                 return
-            time.sleep(delay)
+            ops.sleep(delay)
