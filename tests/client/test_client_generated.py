@@ -21,16 +21,16 @@ def _unasync() -> ModuleType:
     return module
 
 
-def test_client_py_is_generated_from_aio_py() -> None:
+def test_the_blocking_client_is_generated_from_the_asyncio_one() -> None:
     unasync = _unasync()
     package = Path(scout_client.__file__).parent
-    wanted = unasync.generate((package / "aio.py").read_text(encoding="utf-8"))
-    assert (package / "client.py").read_text(encoding="utf-8") == wanted
+    for name, wanted in unasync.generate(unasync.read_sources()).items():
+        assert (package / name).read_text(encoding="utf-8") == wanted, name
 
 
 def test_both_clients_have_the_same_methods_and_docs() -> None:
     def public(cls: type) -> dict[str, str]:
-        return {name: inspect.getdoc(value) or "" for name, value in vars(cls).items()
+        return {name: inspect.getdoc(value) or "" for name, value in inspect.getmembers(cls)
                 if not name.startswith("_") and callable(value)}
 
     sync, aio = public(ScoutClient), public(AsyncScoutClient)
