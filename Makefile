@@ -20,7 +20,7 @@ help:
 	@echo "make test    - set everything up and run the whole suite"
 	@echo "make run     - start the server on the embedded default"
 	@echo "make protos  - regenerate the Python stubs from protos/"
-	@echo "make unasync - regenerate the blocking client (client.py, _sync_*.py) from the asyncio one"
+	@echo "make unasync - regenerate the blocking client (client.py, ...) from the asyncio one (aio.py, ...)"
 	@echo "make lock    - re-resolve requirements/*.txt (hashes) from pyproject.toml"
 	@echo "make bench   - run the benchmarks and print ratios against the floor"
 	@echo "make eval    - score the dossiers of the frozen set in eval/ (RECORD_FLOOR=1 re-records the floor)"

@@ -11,6 +11,7 @@ from scout_client import _requests as rpc
 from scout_client._async_base import AsyncBase
 from scout_client._channel import DEFAULT, Timeout
 from scout_client._files import Destination, ExportInfo
+from scout_client._receivers import ExportReceiver
 
 __all__ = ["AsyncReportMethods"]
 
@@ -156,7 +157,7 @@ class AsyncReportMethods(AsyncBase):
         and the server's suggested file name, content type and size return.
         """
         request = rpc.export_reports(session_id, format)
-        receiver = rpc.ExportReceiver(dest)
+        receiver = ExportReceiver(dest)
         with receiver:
             call = self._stream(self._stubs.reports.ExportReports, request, timeout)
             async for response in call:

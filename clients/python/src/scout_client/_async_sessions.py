@@ -14,6 +14,7 @@ from scout_client._async_base import AsyncBase
 from scout_client._async_ops import AsyncUploadInput
 from scout_client._channel import DEFAULT, Timeout
 from scout_client._files import DEFAULT_CHUNK_SIZE, Destination
+from scout_client._receivers import FileReceiver
 
 __all__ = ["AsyncSessionMethods"]
 
@@ -145,7 +146,7 @@ class AsyncSessionMethods(AsyncBase):
         server's FileInfo; a mismatch raises DataLossError.
         """
         request = rpc.download_file(session_id, file_name)
-        receiver = rpc.FileReceiver(dest, file_name)
+        receiver = FileReceiver(dest, file_name)
         with receiver:
             call = self._stream(self._stubs.sessions.DownloadFile, request, timeout)
             async for response in call:

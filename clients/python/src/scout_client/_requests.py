@@ -3,9 +3,9 @@
 Per unary RPC a function turns the method's arguments into a `Unary` call:
 the stub method, the request message (kinds and formats parsed, request_id
 defaulted) and what of the response the client returns. The clients only
-send it, blocking or awaited. The streaming RPCs share their requests, the
-first message of an async upload, and the receivers that check, commit or
-drop what a download or export wrote; page walking is here in both flavours.
+send it, blocking or awaited. The streaming RPCs share their requests and
+the first message of an async upload (the receivers of downloads and exports
+are in `_receivers.py`); page walking is here in both flavours.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from datetime import timedelta
-from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
 import grpc  # type: ignore[import-untyped, unused-ignore]
@@ -38,12 +37,9 @@ from scout.v1 import (
 from scout_client._channel import new_request_id
 from scout_client._files import (
     MAX_CHUNK_SIZE,
-    Destination,
-    DownloadSink,
-    ExportInfo,
     guess_content_type,
 )
-from scout_client.errors import UnavailableError, from_rpc_error
+from scout_client.errors import from_rpc_error
 from scout_client.kinds import export_format, report_kind
 
 R = TypeVar("R")
@@ -368,98 +364,3 @@ async def walk_pages_async(
         token = page.next_page_token
         if not token:
             return
-
-
-# -- downloads and exports ---------------------------------------------------
-
-
-class _Receiver:
-    """A stream being written to a DownloadSink; use as a context manager.
-
-    Leaving the block normally verifies the content and commits the sink;
-    leaving it with an exception (or a failed check) drops what was written,
-    a grpc error raised as its ScoutError.
-    """
-
-    def __init__(self, dest: Destination | None) -> None:
-        self.dest = dest
-        self.sink = DownloadSink(dest)
-
-    def verify(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None:
-            try:
-                self.verify()
-            except BaseException:
-                self.sink.abort()
-                raise
-            self.sink.commit()
-            return
-        self.sink.abort()
-        if isinstance(exc, grpc.RpcError):
-            raise from_rpc_error(exc) from exc
-
-
-class FileReceiver(_Receiver):
-    """DownloadFile's stream: FileInfo first, checked for size and SHA-256."""
-
-    def __init__(self, dest: Destination | None, file_name: str) -> None:
-        super().__init__(dest)
-        self.file_name = file_name
-        self.info: types_pb2.FileInfo | None = None
-
-    def receive(self, response: Any) -> None:
-        """Take one DownloadFileResponse."""
-        message: session_pb2.DownloadFileResponse = response
-        if self.info is None and message.HasField("file"):
-            self.info = message.file
-        self.sink.write(message.chunk)
-
-    def verify(self) -> None:
-        """Check size and SHA-256 against the FileInfo."""
-        self.sink.verify_file(self.info, f"download of {self.file_name!r}")
-
-    def result(self) -> bytes | types_pb2.FileInfo:
-        """The bytes (no dest), else the FileInfo."""
-        if self.dest is None:
-            return self.sink.content()
-        assert self.info is not None
-        return self.info
-
-
-class ExportReceiver(_Receiver):
-    """ExportReports' stream: the first message names the document."""
-
-    def __init__(self, dest: Destination | None) -> None:
-        super().__init__(dest)
-        self.header: report_pb2.ExportReportsResponse | None = None
-
-    def receive(self, response: Any) -> None:
-        """Take one ExportReportsResponse."""
-        message: report_pb2.ExportReportsResponse = response
-        if self.header is None:
-            self.header = message
-        self.sink.write(message.chunk)
-
-    def verify(self) -> None:
-        """Check the announced size, if any."""
-        if self.header is None:
-            raise UnavailableError("the export stream ended before its first message")
-        self.sink.verify(size=self.header.size_bytes or None, sha256=None, what="export")
-
-    def result(self) -> bytes | ExportInfo:
-        """The bytes (no dest), else where the document went."""
-        if self.dest is None:
-            return self.sink.content()
-        assert self.header is not None
-        return ExportInfo(self.header.file_name, self.header.content_type, self.sink.size)

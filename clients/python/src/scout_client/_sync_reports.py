@@ -11,6 +11,7 @@ from scout.v1 import findings_pb2, report_pb2, types_pb2
 from scout_client import _requests as rpc
 from scout_client._channel import DEFAULT, Timeout
 from scout_client._files import Destination, ExportInfo
+from scout_client._receivers import ExportReceiver
 from scout_client._sync_base import Base
 
 __all__ = ["ReportMethods"]
@@ -157,7 +158,7 @@ class ReportMethods(Base):
         and the server's suggested file name, content type and size return.
         """
         request = rpc.export_reports(session_id, format)
-        receiver = rpc.ExportReceiver(dest)
+        receiver = ExportReceiver(dest)
         with receiver:
             call = self._stream(self._stubs.reports.ExportReports, request, timeout)
             for response in call:

@@ -13,6 +13,7 @@ from scout_client import _requests as rpc
 from scout_client import _sync_ops as ops
 from scout_client._channel import DEFAULT, Timeout
 from scout_client._files import DEFAULT_CHUNK_SIZE, Destination
+from scout_client._receivers import FileReceiver
 from scout_client._sync_base import Base
 from scout_client._sync_ops import UploadInput
 
@@ -142,7 +143,7 @@ class SessionMethods(Base):
         server's FileInfo; a mismatch raises DataLossError.
         """
         request = rpc.download_file(session_id, file_name)
-        receiver = rpc.FileReceiver(dest, file_name)
+        receiver = FileReceiver(dest, file_name)
         with receiver:
             call = self._stream(self._stubs.sessions.DownloadFile, request, timeout)
             for response in call:
