@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from strands import Agent, ToolContext, tool
 from strands.hooks import BeforeToolCallEvent, HookProvider, HookRegistry
+from strands.middleware import InvokeModelStage
+from strands.tools.executors import SequentialToolExecutor
 
 from scout_service.agents import prompts
+from scout_service.agents.calls import ModelCalls
 from scout_service.agents.ids import uuid7
+from scout_service.agents.usage import UsageMeter
 from scout_service.domain import SPECIALISTS, Question, Report, ReportKind, Session, Source
 from scout_service.errors import FailedPrecondition, NotFound
 from scout_service.research import citations
@@ -74,6 +79,10 @@ class Desk:
     max_refusals: int
     max_turns: int
     web: Callable[[], WebResearch | None]
+    # How model calls are made (retries with backoff, the per-replica call limit)
+    # and metered (tokens and cost counted like the runs' agents).
+    calls: ModelCalls = field(default_factory=ModelCalls)
+    meter: UsageMeter | None = None
 
 
 async def ask(desk: Desk, session: Session, question: str, request_id: str | None
@@ -98,6 +107,11 @@ async def ask(desk: Desk, session: Session, question: str, request_id: str | Non
     accepted: list[tuple[str, tuple[str, ...]]] = []
     refusals: list[str] = []
     progress: asyncio.Queue[str] = asyncio.Queue()
+
+    async def waiting(delay: float, reason: str, tries: int) -> None:
+        progress.put_nowait(f"Waiting for the model provider ({reason}); trying again in "
+                            f"{delay:.0f} s…")
+
     agent = Agent(
         model=desk.model(),
         tools=[*make_research_tools(ResearchBinding(
@@ -108,7 +122,12 @@ async def ask(desk: Desk, session: Session, question: str, request_id: str | Non
         callback_handler=None,
         hooks=[_Progress(progress, describe_call(registry))],
         name="scout-question",
+        tool_executor=SequentialToolExecutor(),
+        retry_strategy=desk.calls.retry(deadline=time.monotonic() + desk.timeout_s,
+                                        on_wait=waiting),
     )
+    if desk.calls.limiter is not None:
+        agent.add_middleware(InvokeModelStage, desk.calls.limiter.middleware)
     prompt = prompts.question_prompt(question, texts, corpus.digest)
     task = asyncio.create_task(agent.invoke_async(
         prompt, invocation_state={"scout_question_id": question_id},
@@ -132,6 +151,8 @@ async def ask(desk: Desk, session: Session, question: str, request_id: str | Non
         if not task.done():
             agent.cancel()
             task.cancel()
+        if desk.meter is not None:
+            desk.meter.record(desk.meter.of(agent))
     if not accepted:
         why = refusals[-1] if refusals else "the model gave no answer through save_answer"
         raise FailedPrecondition(f"no answer whose citations hold: {why}",
