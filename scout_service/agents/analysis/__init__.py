@@ -1,0 +1,80 @@
+"""Scout's extractive analyser: the reports the offline model writes.
+
+No language model is involved. The plan's text is cut into passages
+(sentences, list items, table rows), each remembered with the document and
+section it came from; fixed patterns pick the passages that speak to each
+section of a report's required outline, and a few figures are counted or
+compared (amounts, percentages, named competitors, laws and authorities).
+Every report says so at its top. The output depends only on the input text,
+so the same plan always gives the same reports.
+"""
+
+from scout_service.agents.analysis.extract import (
+    PricePoint,
+    _context,
+    competitors,
+    legal_references,
+    own_names,
+    places,
+    price_points,
+)
+from scout_service.agents.analysis.parse import (
+    SEARCH_LIMIT,
+    SEARCHES,
+    Passage,
+    Plan,
+    Table,
+    parse_plan,
+    retrieved_text,
+)
+from scout_service.agents.analysis.patterns import (
+    _SOURCE_HEADER,
+    _STOPWORDS,
+    AMOUNT,
+    MAX_PASSAGE_CHARS,
+    MAX_PASSAGES_PER_SECTION,
+    MAX_QUOTE_CHARS,
+    OFFLINE_MARKER,
+    OFFLINE_NOTICE,
+    PERCENT,
+)
+from scout_service.agents.analysis.pick import Topic, assign, bullets, pick, shorten
+from scout_service.agents.analysis.pricing import _to_number
+from scout_service.agents.analysis.synthesis import evidence_checks, report_sections, synthesise
+from scout_service.agents.analysis.writers import analyse
+
+__all__ = [
+    "AMOUNT",
+    "MAX_PASSAGES_PER_SECTION",
+    "MAX_PASSAGE_CHARS",
+    "MAX_QUOTE_CHARS",
+    "OFFLINE_MARKER",
+    "OFFLINE_NOTICE",
+    "PERCENT",
+    "Passage",
+    "Plan",
+    "PricePoint",
+    "SEARCHES",
+    "SEARCH_LIMIT",
+    "Table",
+    "Topic",
+    "_SOURCE_HEADER",
+    "_STOPWORDS",
+    "_context",
+    "_to_number",
+    "analyse",
+    "assign",
+    "bullets",
+    "competitors",
+    "evidence_checks",
+    "legal_references",
+    "own_names",
+    "parse_plan",
+    "pick",
+    "places",
+    "price_points",
+    "report_sections",
+    "retrieved_text",
+    "shorten",
+    "synthesise",
+]
