@@ -9,7 +9,7 @@ in the same turn, the findings tool (strands' structured output, which ends
 the invocation) — so hooks, tool binding, citation and findings checks,
 cancellation and token accounting are all exercised without a language
 model. It quotes only what the tools returned. The report itself comes from
-the extractive analyser (``agents/analysis.py``) and says at its top that no
+the extractive analyser (``agents/analysis/``) and says at its top that no
 language model wrote it. Same input, same output.
 """
 

@@ -7,6 +7,12 @@ section of a report's required outline, and a few figures are counted or
 compared (amounts, percentages, named competitors, laws and authorities).
 Every report says so at its top. The output depends only on the input text,
 so the same plan always gives the same reports.
+
+``patterns`` (fixed expressions and word lists) → ``parse`` (passages,
+tables, ``Plan``) → ``pick`` (topics, cited bullets) → ``extract`` (places,
+competitors, laws, price points) → ``writer`` (what every report shares) →
+``market``, ``competition``, ``pricing``, ``legal`` (one writer per kind,
+chosen in ``writers``) and ``synthesis`` (the final report).
 """
 
 from scout_service.agents.analysis.extract import (

@@ -1,4 +1,4 @@
-"""The offline competition report: named competitors, positioning and barriers."""
+"""The offline competition report: the named competitors and the plan's passages on them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The offline legal report: laws, authorities and compliance topics the plan mentions."""
+"""The offline legal report: the laws, authorities and compliance topics the plan names."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The offline market report: size, growth, segments and trends found in the plan."""
+"""The offline market report, written section by section of its outline from the plan."""
 
 from __future__ import annotations
 

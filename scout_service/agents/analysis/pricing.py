@@ -1,4 +1,4 @@
-"""The offline pricing report: price points, their spread, and the plan's unit economics."""
+"""The offline pricing report: the plan's price points, their spread, and amounts read."""
 
 from __future__ import annotations
 

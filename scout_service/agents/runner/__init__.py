@@ -21,6 +21,20 @@ replica executes a run at a time:
 - ``shutdown`` stops claiming and the local agents and hands the runs back
   at once (lease released, state unchanged) for another replica or a restart.
 
+The package is one class, ``ResearchRunner``, built in layers; each module
+adds one responsibility and uses only the layers below it::
+
+    settings.py    RunnerSettings: limits and timings
+    local.py       _LocalRun (one run executing here), Stop (why it stops)
+    base.py        the collaborators; conditional writes of the stored run
+    documents.py   the run's files resolved, read, extracted and indexed
+    invoke.py      one strands agent built, invoked, its findings and report stored
+    steps.py       which agents run, in which order; the synthesis agent's input
+    states.py      the run state machine and its terminal events
+    leases.py      lease renewal, abandoning a lost run, the claim scan
+    admission.py   per-owner limits, slots, a new run started here or queued
+    facade.py      ResearchRunner: start, shutdown, cancel, ask
+
 Nothing here logs document text, prompts or reports: ids and states only.
 """
 

@@ -78,7 +78,7 @@ class _Admission(_Leases):
         """Runs of ``owner`` executing here, plus those being admitted."""
         local = sum(
             1 for lr in self._local.values()
-            if lr.run.owner == owner and lr.stop != Stop.LOST and not lr.done.is_set()
+            if lr.run.owner == owner and lr.stop is not Stop.LOST and not lr.done.is_set()
             and not lr.run.state.is_terminal
         )
         return local + self._admitting[owner]

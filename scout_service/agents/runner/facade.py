@@ -54,7 +54,7 @@ class ResearchRunner(_Admission):
         if (
             local is not None
             and local.run.session_id == session_id
-            and local.stop != Stop.LOST
+            and local.stop is not Stop.LOST
             and not local.run.state.is_terminal
         ):
             try:

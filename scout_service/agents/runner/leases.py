@@ -50,7 +50,7 @@ class _Leases(_States):
         while True:
             await asyncio.sleep(self._settings.lease_renew_interval_s)
             for lr in list(self._local.values()):
-                if lr.stop == Stop.LOST or lr.done.is_set():
+                if lr.stop is Stop.LOST or lr.done.is_set():
                     continue
                 try:
                     await self._update(lr, lambda r: r)

@@ -69,7 +69,7 @@ class _LocalRun:
 
     def request_stop(self, reason: Stop) -> None:
         """Stop the agents through strands' cancel signal (checked between model chunks)."""
-        if self.stop is None or reason == Stop.LOST:
+        if self.stop is None or reason is Stop.LOST:
             self.stop = reason
         self.cancel_signal.set()
         self.stop_requested.set()

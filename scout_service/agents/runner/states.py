@@ -53,9 +53,9 @@ class _States(_Steps):
     async def _after_stop(self, lr: _LocalRun, *, best_effort: bool = False) -> None:
         """Record what a stop requested while the run executed means."""
         try:
-            if lr.stop == Stop.CANCEL:
+            if lr.stop is Stop.CANCEL:
                 await self._finish_cancelled(lr)
-            elif lr.stop == Stop.SHUTDOWN:
+            elif lr.stop is Stop.SHUTDOWN:
                 await self._release_lease(lr)
         except (ScoutError, RunTakenOver):
             if not best_effort:
