@@ -12,9 +12,15 @@ so the same plan always gives the same reports.
 tables, ``Plan``) → ``pick`` (topics, cited bullets) → ``extract`` (places,
 competitors, laws, price points) → ``writer`` (what every report shares) →
 ``market``, ``competition``, ``pricing``, ``legal`` (one writer per kind,
-chosen in ``writers``) and ``synthesis`` (the final report).
+chosen in ``writers``) and ``synthesis`` (the final report). The typed
+findings the offline model gives with its reports: ``amounts`` (money,
+years, percentages) and ``flat_tables`` (tables PDF extraction flattened)
+→ ``typed`` (findings per kind, the verdict); ``answers`` quotes passages
+for the brief's questions.
 """
 
+from scout_service.agents.analysis.amounts import _to_number, amounts
+from scout_service.agents.analysis.answers import answer_questions
 from scout_service.agents.analysis.extract import (
     PricePoint,
     _context,
@@ -24,6 +30,7 @@ from scout_service.agents.analysis.extract import (
     places,
     price_points,
 )
+from scout_service.agents.analysis.flat_tables import FlatTable, flat_tables
 from scout_service.agents.analysis.parse import (
     SEARCH_LIMIT,
     SEARCHES,
@@ -45,12 +52,13 @@ from scout_service.agents.analysis.patterns import (
     PERCENT,
 )
 from scout_service.agents.analysis.pick import Topic, assign, bullets, pick, shorten
-from scout_service.agents.analysis.pricing import _to_number
 from scout_service.agents.analysis.synthesis import evidence_checks, report_sections, synthesise
+from scout_service.agents.analysis.typed import findings, verdict
 from scout_service.agents.analysis.writers import analyse
 
 __all__ = [
     "AMOUNT",
+    "FlatTable",
     "MAX_PASSAGES_PER_SECTION",
     "MAX_PASSAGE_CHARS",
     "MAX_QUOTE_CHARS",
@@ -64,15 +72,15 @@ __all__ = [
     "SEARCH_LIMIT",
     "Table",
     "Topic",
-    "_SOURCE_HEADER",
-    "_STOPWORDS",
-    "_context",
-    "_to_number",
+    "amounts",
     "analyse",
+    "answer_questions",
     "assign",
     "bullets",
     "competitors",
     "evidence_checks",
+    "findings",
+    "flat_tables",
     "legal_references",
     "own_names",
     "parse_plan",
@@ -83,4 +91,9 @@ __all__ = [
     "retrieved_text",
     "shorten",
     "synthesise",
+    "verdict",
+    "_SOURCE_HEADER",
+    "_STOPWORDS",
+    "_context",
+    "_to_number",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from scout_service.agents.analysis.amounts import _to_number
 from scout_service.agents.analysis.extract import PricePoint, competitors, price_points
 from scout_service.agents.analysis.parse import Plan
 from scout_service.agents.analysis.patterns import _names_rx, _rx
@@ -139,16 +140,3 @@ def _spread(points: Sequence[PricePoint]) -> list[str]:
                     f"highest is {high[0] / low[0]:.1f}× the lowest)."
                 )
     return lines
-
-
-def _to_number(digits: str) -> float | None:
-    if not digits:
-        return None
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):
-        digits = digits.replace(",", "")
-    else:
-        digits = digits.replace(",", ".")
-    try:
-        return float(digits)
-    except ValueError:
-        return None
