@@ -9,7 +9,7 @@ in the same turn, the findings tool (strands' structured output, which ends
 the invocation) — so hooks, tool binding, citation and findings checks,
 cancellation and token accounting are all exercised without a language
 model. It quotes only what the tools returned. The report itself comes from
-the extractive analyser (``agents/analysis.py``) and says at its top that no
+the extractive analyser (``agents/analysis/``) and says at its top that no
 language model wrote it. Same input, same output.
 """
 
@@ -28,7 +28,7 @@ from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from scout_service.agents import analysis, offline_findings, prompts
+from scout_service.agents import analysis, prompts
 from scout_service.domain import ReportKind
 from scout_service.research import findings
 from scout_service.research.tools import SAVE_ANSWER_TOOL as ANSWER_TOOL
@@ -221,7 +221,7 @@ class OfflineModel(Model):
                 yield event
             return
         else:
-            [found] = offline_findings.answer_questions([question], documents, per_question=3)
+            [found] = analysis.answer_questions([question], documents, per_question=3)
             lines = analysis.bullets(found["passages"], analysis.Plan()) or [
                 "- The passages the analyser retrieved do not bear on this question."]
             content = "\n".join([ANSWER_NOTICE, "", *lines]) + "\n"
@@ -257,15 +257,15 @@ class OfflineModel(Model):
         if not self.kind.is_specialist:
             parsed = {kind: analysis.report_sections(text)
                       for kind, text in prompts.find_reports(prompt).items()}
-            verdict = offline_findings.verdict(parsed)
-        data = offline_findings.findings(self.kind, documents, verdict=verdict)
+            verdict = analysis.verdict(parsed)
+        data = analysis.findings(self.kind, documents, verdict=verdict)
         questions = prompts.find_brief(prompt).get("questions") or []
         if not self.kind.is_specialist and questions:
             data["answers"] = [
                 {"question": a["question"][:600],
                  "answer": " ".join(p.text for p in a["passages"])[:2000],
                  "source_ids": list(dict.fromkeys(p.source_id for p in a["passages"]))}
-                for a in offline_findings.answer_questions(questions, documents)
+                for a in analysis.answer_questions(questions, documents)
                 if a["passages"]
             ]
         return json.dumps(data, ensure_ascii=False)
@@ -409,7 +409,7 @@ def _save_tool(kind: ReportKind, tool_specs: list[ToolSpec] | None) -> str | Non
 def _with_answers(report: str, questions: list[str], documents: str) -> str:
     """The final report with the brief's questions answered after its executive summary."""
     lines = [prompts.ANSWERS_HEADING, ""]
-    for answer in offline_findings.answer_questions(questions, documents):
+    for answer in analysis.answer_questions(questions, documents):
         lines += [f"### {answer['question']}", ""]
         # Sentences are quoted word for word; table rows, which the analyser renders
         # again, are cited without quotation marks (as in every report).

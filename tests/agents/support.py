@@ -104,12 +104,23 @@ async def wait_for(
 
 
 async def wait_terminal(store: MemoryStore, run: Run, timeout: float = 30.0) -> Run:
+    """The run once it ended: stored in a terminal state *and* its last event stored.
+
+    The runner writes the terminal state first (so that no replica resumes
+    the run) and the last event after it (``_emit_terminal``, numbered by the
+    run's ``last_sequence``): a test that read the events as soon as the state
+    is terminal could miss that event.
+    """
     latest = run
 
     async def done() -> bool:
         nonlocal latest
         latest = await store.get_run(run.session_id, run.run_id)
-        return latest.state.is_terminal
+        if not latest.state.is_terminal:
+            return False
+        last = await store.read_events(run.session_id, run.run_id,
+                                       after_sequence=latest.last_sequence - 1, limit=1)
+        return bool(last)
 
     await wait_for(done, timeout=timeout)
     return latest

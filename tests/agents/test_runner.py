@@ -52,6 +52,8 @@ async def test_full_run_writes_five_reports_with_gapless_events() -> None:
     assert run.state is RunState.RUNNING and run.file_names == ("plan.md",)
     assert run.model_provider == "offline" and run.lease_owner == "replica-a"
     done = await wait_terminal(store, run)
+    # The last event is stored, then published, then the run's task lets go of it.
+    await wait_for(lambda: not runner._local)
 
     assert done.state is RunState.SUCCEEDED, done.error
     for kind in (*SPECIALISTS, ReportKind.FINAL):

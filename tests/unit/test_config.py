@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 import pytest
 
@@ -87,9 +89,25 @@ def test_serve_help_documents_every_variable(capsys: pytest.CaptureFixture[str])
         assert option.env[0] in out
 
 
+def _only_what_the_test_sets(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """Clear Scout's variables and AWS credentials of the machine running the test.
+
+    ``main`` reads ``os.environ``: on a developer's machine with AWS credentials
+    (variables or ``~/.aws/credentials``) the store is no longer the embedded
+    one, authentication turns on, and the server refuses to start before the
+    check a test is about.
+    """
+    read = {name for option in OPTIONS for name in option.env}
+    for name in list(os.environ):
+        if name in read or name.startswith(("SCOUT_", "AWS_", "DYNAMODB_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+
+
 def test_bad_value_stops_start_up(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    _only_what_the_test_sets(monkeypatch, tmp_path)
     monkeypatch.setenv("SCOUT_MAX_CONCURRENT_RUNS", "zero")
     assert main(["serve"]) == 2
     assert "SCOUT_MAX_CONCURRENT_RUNS" in capsys.readouterr().err
@@ -127,12 +145,13 @@ def test_event_loop_choice() -> None:
 
 
 def test_event_loop_without_uvloop(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     import sys
 
     from scout_service.__main__ import loop_factory
 
+    _only_what_the_test_sets(monkeypatch, tmp_path)
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop → ImportError
     assert loop_factory("auto") is None  # falls back to asyncio's loop
     monkeypatch.setenv("SCOUT_EVENT_LOOP", "uvloop")

@@ -13,75 +13,49 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from scout_service.agents import analysis
-from scout_service.agents.analysis import Passage, Plan
+from scout_service.agents.analysis import extract
+from scout_service.agents.analysis.amounts import (
+    _CODE,
+    _COMPETITOR_HEADER,
+    _ECONOMICS,
+    _GROWTH,
+    _LAYERS,
+    _NOT_APPLICABLE,
+    _OFFER_HEADER,
+    _PERCENT,
+    _POSITION_HEADER,
+    _PRICE_HEADER,
+    _STALE,
+    _STRENGTH_HEADER,
+    _UNIT,
+    _WEAKNESS_HEADER,
+    _YEAR_RANGE,
+    _billing,
+    _cap,
+    _drop_none,
+    _header_currency,
+    _number,
+    _year,
+    amounts,
+)
+from scout_service.agents.analysis.extract import _context, competitors, legal_references
+from scout_service.agents.analysis.flat_tables import (
+    FlatTable,
+    _flat_layers,
+    _flat_prices,
+    flat_tables,
+)
+from scout_service.agents.analysis.parse import Passage, Plan, parse_plan
+from scout_service.agents.analysis.synthesis import evidence_checks
 from scout_service.domain import ReportKind
-from scout_service.research.findings import CURRENCIES
-
-_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
-_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9,
-           "bn": 1e9, "trillion": 1e12}
-_CODE = r"\b(?:" + "|".join(sorted(CURRENCIES)) + r")\b"
-_MONEY = re.compile(
-    rf"(?P<pre>{_CODE}|[€$£])?\s?"
-    # Thousands separated consistently ("86,000 540 million" is two numbers).
-    rf"(?P<num>\d{{1,3}}(?P<sep>[,\u202f\u00a0 ])\d{{3}}(?:(?P=sep)\d{{3}})*(?:\.\d+)?|"
-    rf"\d+(?:[.,]\d+)?)(?P<scale>\s?(?:thousand|million|billion|trillion|bn|mn|m|k)\b)?"
-    rf"(?:\s?(?P<post>{_CODE}))?"
-)
-_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
-_YEAR_RANGE = re.compile(r"\b((?:19|20)\d\d)\s?[–-]\s?((?:19|20)?\d\d)\b")
-_PERCENT = re.compile(r"(?P<num>[-+]?\d+(?:[.,]\d+)?)\s?%")
-_STALE = re.compile(r"superseded|outdated|older (?:study|edition|report)|no longer|"
-                    r"previous (?:edition|study)|out of date", re.IGNORECASE)
-_NOT_APPLICABLE = re.compile(r"does not apply|do not apply|not applicable|is not subject|"
-                             r"are not subject|falls? outside|out of scope", re.IGNORECASE)
-_LAYERS = {
-    "tam": re.compile(r"\bTAM\b|total addressable", re.IGNORECASE),
-    "sam": re.compile(r"\bSAM\b|serviceable (?:available|addressable)", re.IGNORECASE),
-    "som": re.compile(r"\bSOM\b|serviceable obtainable|obtainable market", re.IGNORECASE),
-}
-_GROWTH = re.compile(r"\bgrow\w*|\bgrew\b|\bCAGR\b|\bincreas\w*|\brising\b|\bexpand\w*",
-                     re.IGNORECASE)
-_PERIODS: tuple[tuple[str, str], ...] = (
-    (r"one[- ]off|one[- ]time|once|set-?up fee|installation", "one_time"),
-    (r"per hour|/h(?:our)?\b|hourly", "hour"),
-    (r"per day|/day|daily", "day"),
-    (r"per week|/w(?:ee)?k\b|weekly", "week"),
-    (r"per month|/mo(?:nth)?\b|monthly|a month", "month"),
-    (r"per quarter|quarterly", "quarter"),
-    (r"per year|per annum|/y(?:ea)?r\b|annual|yearly|a year", "year"),
-    (r"per (?:consult|session|visit|ride|trip|call|use|inspection|charge|night|booking|order)",
-     "use"),
-    (r"per (?:box|portion|unit|item|kg|turbine|seat|user|licen[cs]e|meal|delivery|drop|kwh)",
-     "unit"),
-    (r"per (?!cent\b)[a-z]{3,}", "unit"),
-)
-_UNIT = re.compile(r"\bper [\w²-]+(?: [a-z][\w²-]*)?|/\w+")
-_PRICE_HEADER = re.compile(r"price|fee|cost|rate|per\b|tariff", re.IGNORECASE)
-_COMPETITOR_HEADER = re.compile(r"competitor|company|player|brand|rival|alternative|provider|"
-                                r"vendor|supplier|operator|incumbent|name", re.IGNORECASE)
-_OFFER_HEADER = re.compile(r"offer|product|service|model|what", re.IGNORECASE)
-_POSITION_HEADER = re.compile(r"position|focus|segment|notes?|strategy", re.IGNORECASE)
-_STRENGTH_HEADER = re.compile(r"strength|advantage", re.IGNORECASE)
-_WEAKNESS_HEADER = re.compile(r"weakness|disadvantage|gap", re.IGNORECASE)
-_ECONOMICS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("cac", re.compile(r"\bCAC\b|acquisition cost|cost (?:of|per) acquisition", re.IGNORECASE)),
-    ("ltv", re.compile(r"\bLTV\b|\bCLV\b|lifetime value", re.IGNORECASE)),
-    ("unit_cost", re.compile(r"unit cost|cost per (?:unit|box|portion|order|delivery)|"
-                             r"variable cost", re.IGNORECASE)),
-    ("gross_margin", re.compile(r"gross margin|contribution margin", re.IGNORECASE)),
-    ("payback", re.compile(r"payback", re.IGNORECASE)),
-)
 
 
 def findings(kind: ReportKind, documents: str, *, verdict: tuple[str, float, list[str]] | None
              = None) -> dict[str, Any]:
     """``kind``'s findings (the model's JSON) from retrieved passages under Source headers."""
-    plan = analysis.parse_plan(documents)
+    plan = parse_plan(documents)
     passages = [p for p in plan.passages if p.source_id]
     tables = flat_tables(documents)
     if kind is ReportKind.MARKET:
@@ -95,58 +69,6 @@ def findings(kind: ReportKind, documents: str, *, verdict: tuple[str, float, lis
     label, confidence, conditions = verdict or ("NO_GO", 0.0, [])
     return {"verdict": label, "confidence": confidence, "conditions": conditions,
             "risks": _risks(passages)}
-
-
-# -- amounts ----------------------------------------------------------------------------
-
-
-def _number(digits: str) -> float | None:
-    digits = re.sub(r"[\u202f\u00a0 ]", "", digits)
-    return analysis._to_number(digits)
-
-
-def amounts(text: str, *, default_currency: str | None = None
-            ) -> list[tuple[float, str | None, int]]:
-    """Amounts in ``text`` as (value, ISO currency or None, position), scale applied."""
-    found = []
-    position = 0
-    while (match := _MONEY.search(text, position)) is not None:
-        position = match.end()
-        begin = match.start("pre") if match.group("pre") else match.start("num")
-        before = text[max(0, begin - 1):begin]
-        if before and (before.isalnum() or before in ".,"):
-            position = match.start("num") + len(match.group("num"))
-            continue
-        value = _number(match.group("num"))
-        if value is None:
-            continue
-        scale = (match.group("scale") or "").strip().lower()
-        value = round(value * _SCALES.get(scale, 1), 4)
-        code = match.group("pre") or match.group("post")
-        currency = _SYMBOLS.get(code, code) if code else default_currency
-        if not scale and not match.group("pre") and _YEAR.fullmatch(match.group("num")):
-            # A year ("target for 2028 DKK 14 million"), not an amount: look again
-            # right after it, so the currency it swallowed can start the next one.
-            position = match.start("num") + len(match.group("num"))
-            continue
-        found.append((value, currency, begin))
-    return found
-
-
-def _header_currency(header: Sequence[str]) -> str | None:
-    for cell in header:
-        match = re.search(_CODE, cell)
-        if match:
-            return match.group(0)
-        for symbol, code in _SYMBOLS.items():
-            if symbol in cell:
-                return code
-    return None
-
-
-def _year(text: str) -> int | None:
-    years = [int(y) for y in _YEAR.findall(text)]
-    return max(years) if years else None
 
 
 # -- market -----------------------------------------------------------------------------
@@ -284,7 +206,7 @@ def _competitors(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatT
                 entry["positioning"] = _cap(cell, 600)
         if re.search(r"indirect|substitute", " ".join(p.cells), re.I):
             entry["kind"] = "indirect"
-    texts = [] if found else analysis.competitors(
+    texts = [] if found else competitors(
         Plan(passages=[p for p in passages if not p.is_row]))
     for name in texts:
         if (name.casefold() in found or len(found) >= 40 or len(name) < 3
@@ -338,13 +260,6 @@ def _own_names(plan: Plan) -> set[str]:
             re.findall(r"\(\s*[\"“]([^\"”]{2,40})[\"”]\s*\)", plan.text)}
 
 
-def _billing(text: str) -> str:
-    for pattern, period in _PERIODS:
-        if re.search(pattern, text, re.IGNORECASE):
-            return period
-    return "other"
-
-
 def _prices(tier: str, column: str, cell: str, default: str | None, source_id: str
             ) -> list[dict[str, Any]]:
     out = []
@@ -392,7 +307,7 @@ def _price(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatTable] 
     if not points:
         # No price table at all: prices in running text,
         # leaving out market sizes (scaled amounts) and the competitors' prices.
-        rivals = analysis.competitors(Plan(passages=[p for p in passages if not p.is_row]))
+        rivals = competitors(Plan(passages=[p for p in passages if not p.is_row]))
         for p in passages:
             if p.is_row or _STALE.search(p.text):
                 continue
@@ -403,7 +318,7 @@ def _price(plan: Plan, passages: Sequence[Passage], tables: Sequence[FlatTable] 
                     continue
                 if any(name in p.text[max(0, at - 90):at] for name in rivals):
                     continue
-                points.append({"tier": _cap(analysis._context(p.text, at, at + 20), 200),
+                points.append({"tier": _cap(_context(p.text, at, at + 20), 200),
                                "amount": value, "currency": currency,
                                "billing_period": _billing(after), "source_ids": [p.source_id]})
     economics: dict[str, Any] = {}
@@ -443,8 +358,8 @@ _EU_LAW = re.compile(r"\bEU\b|\(EU\)|\bEC\b|Union|GDPR|Directive|2016/679", re.I
 
 def _obligations(plan: Plan, passages: Sequence[Passage]) -> list[dict[str, Any]]:
     sub = Plan(passages=list(passages))
-    laws, _ = analysis.legal_references(sub)
-    places = analysis.places(plan)
+    laws, _ = legal_references(sub)
+    places = extract.places(plan)
     out = []
     for law in laws:
         mentions = [p for p in passages if law in p.text]
@@ -492,7 +407,7 @@ def _risks(passages: Sequence[Passage]) -> list[dict[str, Any]]:
 
 def verdict(parsed: Mapping[ReportKind, Mapping[str, list[str]]]) -> tuple[str, float, list[str]]:
     """The offline heuristic's verdict, confidence (share of checks passed) and conditions."""
-    checks = analysis.evidence_checks(parsed)
+    checks = evidence_checks(parsed)
     passed = sum(ok for _, ok in checks)
     label = ("GO_WITH_CONDITIONS" if passed >= len(checks) - 2 else "NO_GO")
     conditions = [f"Close the gap: {name} (not in the reports)." for name, ok in checks if not ok]
@@ -501,189 +416,3 @@ def verdict(parsed: Mapping[ReportKind, Mapping[str, list[str]]]) -> tuple[str, 
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def _cap(text: str | None, limit: int) -> str:
-    text = (text or "").strip()
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
-
-
-def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in value.items() if v is not None and v != ""}
-
-
-# -- the brief's questions --------------------------------------------------------------
-
-_QUESTION_STOPWORDS = frozenset(
-    """a an and are as at be by can could do does did for from has have how if in into is it
-    its much many of on or our should than that the their them there these they this to was
-    were what when where which who why will with would you your we us any per""".split()
-)
-
-
-def _words(text: str) -> set[str]:
-    """Content words cut to six letters: a crude stem ("competitors" meets "competition")."""
-    return {w[:6] for w in re.findall(r"[\w€$£%-]+", text.lower())
-            if len(w) > 2 and w not in _QUESTION_STOPWORDS}
-
-
-def answer_questions(questions: Sequence[str], documents: str, *, per_question: int = 2
-                     ) -> list[dict[str, Any]]:
-    """Each question with the retrieved passages that share most of its words.
-
-    Extractive: an answer is the best-matching passages quoted word for word
-    with their source ids, or none when no passage shares a word with it.
-    """
-    passages = [p for p in analysis.parse_plan(documents).passages if p.source_id]
-    out = []
-    for question in questions:
-        wanted = _words(question)
-        scored = sorted(
-            ((len(wanted & _words(f"{p.section} {p.text}")), -i, p)
-             for i, p in enumerate(passages)),
-            key=lambda item: (item[0], item[1]), reverse=True)
-        best = [p for score, _, p in scored[:per_question] if score > 0]
-        out.append({"question": question, "passages": best})
-    return out
-
-
-# -- tables flattened by PDF extraction -------------------------------------------------
-
-_FLAT_HEADER = re.compile(
-    r"^(?:Competitor|Company|Provider|Supplier|Vendor|Operator|Plan|Tier|Package|Product|"
-    r"Service|Offer|Layer|Market layer|Segment)s?\b", re.IGNORECASE)
-_FOOTER = re.compile(r"\bpage \d+ of \d+\b|^\d+$", re.IGNORECASE)
-_STOP_WORDS = ("The ", "Our ", "We ", "This ", "These ", "A ", "An ", "In ", "All ", "Source")
-
-
-@dataclass(frozen=True)
-class FlatTable:
-    """A table that text extraction turned into lines: its header line and its rows."""
-
-    source_id: str
-    header: str
-    rows: tuple[str, ...]
-
-
-def flat_tables(documents: str) -> list[FlatTable]:
-    """Tables of the retrieved passages that reached us as lines of text, not Markdown.
-
-    A header is a short line starting with a column name a business plan's
-    tables use (Competitor, Plan, Layer …); each row runs from a line that
-    starts with a capital (or a TAM/SAM/SOM layer) to the line that holds its
-    amount, continuation lines included; a sentence or a heading ends the table.
-    """
-    tables: list[FlatTable] = []
-    source_id = ""
-    header: str | None = None
-    rows: list[str] = []
-
-    def close() -> None:
-        nonlocal header, rows
-        if header is not None and rows:
-            tables.append(FlatTable(source_id, header, tuple(r.strip() for r in rows)))
-        header, rows = None, []
-
-    for raw in documents.splitlines():
-        line = raw.strip()
-        source = analysis._SOURCE_HEADER.match(line)
-        if source:
-            close()
-            source_id = source.group(1)
-            continue
-        if not line or line.startswith(("|", "#")) or _FOOTER.search(line):
-            if line.startswith(("|", "#")):
-                close()
-            continue
-        if header is not None and line == header:
-            continue  # the header repeated on the next page
-        if _FLAT_HEADER.match(line) and len(line) <= 120 and not [
-                a for a in amounts(line) if a[1] is not None]:
-            close()
-            header = line
-            continue
-        if header is None:
-            continue
-        if not rows and re.fullmatch(r"\(.*\)", line):
-            header += " " + line  # the header's last column wrapped: "(EUR)"
-            continue
-        if (line.startswith(_STOP_WORDS) and len(line) > 40) or re.search(
-                r"[a-z]\.\s+[A-Z]", line):
-            close()  # running text again
-            continue
-        default = _header_currency([header])
-        complete = bool(rows) and any(
-            a[1] is not None for a in amounts(rows[-1], default_currency=default))
-        if line[0].isupper() and (complete or not rows):
-            rows.append(line)
-        elif rows:
-            rows[-1] += " " + line
-    close()
-    return tables
-
-
-def _row_name(row: str) -> str:
-    """The leading name of a flattened row: words up to the first lower-case word or amount.
-
-    A trailing abbreviation or adjective that starts the next column ("Jobber SMB tool",
-    "Hero Software German craft …") is left out.
-    """
-    words: list[str] = []
-    depth = 0
-    for word in row.split():
-        if depth == 0 and words and (word[0].islower() or re.match(r"[\d€$£]", word)
-                                     or re.fullmatch(_CODE, word.strip(",.;:"))):
-            break
-        depth += word.count("(") - word.count(")")
-        words.append(word)
-    while len(words) > 1 and (re.fullmatch(r"[A-Z]{2,4}", words[-1])
-                              or words[-1] in analysis._STOPWORDS):
-        words.pop()
-    name = " ".join(words).strip(" ,;:")
-    return name if re.search(r"[A-Za-zÀ-ÿ]", name) else ""
-
-
-def _flat_layers(tables: Sequence[FlatTable]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for table in tables:
-        default = _header_currency([table.header])
-        for row in table.rows:
-            for layer, pattern in _LAYERS.items():
-                hit = pattern.match(row)
-                if hit is None or layer in out:
-                    continue
-                money = [a for a in amounts(row[hit.end():], default_currency=default)
-                         if a[1] is not None]
-                if money:
-                    value, currency, at = money[-1]  # the value column is the last
-                    out[layer] = _drop_none({
-                        "amount": value, "currency": currency,
-                        "year": _year(f"{table.header} {row}"),
-                        "basis": _cap(row[hit.end():hit.end() + at].strip(" ,;:"), 300) or None,
-                        "source_ids": [table.source_id]})
-    return out
-
-
-def _flat_prices(table: FlatTable, *, name_is_tier: bool) -> list[tuple[str, dict[str, Any]]]:
-    """(row name, its first price) of a flattened table with a price column."""
-    if not _PRICE_HEADER.search(table.header):
-        return []
-    default = _header_currency([table.header])
-    out = []
-    for row in table.rows:
-        name = _row_name(row)
-        money = [a for a in amounts(row[len(name):], default_currency=default)
-                 if a[1] is not None]
-        if not name or not money:
-            continue
-        value, currency, at = money[0]
-        tail = row[len(name) + at:len(name) + at + 50]
-        period = _billing(tail)
-        if period == "other":
-            period = _billing(table.header)
-        unit = re.search(r"per (?!month|year|week|day|annum)[\w²-]+", f"{tail} {table.header}")
-        out.append((name, _drop_none({
-            "tier": _cap(name, 200), "amount": value, "currency": currency,
-            "billing_period": period, "unit": unit.group(0) if unit else None,
-            "source_ids": [table.source_id]})))
-    return out
