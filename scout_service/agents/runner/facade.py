@@ -40,6 +40,7 @@ class ResearchRunner(_Admission):
             max_searches=self._settings.max_searches_per_agent,
             max_refusals=self._settings.max_save_refusals,
             max_turns=self._settings.max_agent_turns, web=self._web,
+            calls=self._calls, meter=self._meter,
         )
         return questions.ask(desk, session, question, request_id)
 
