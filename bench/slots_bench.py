@@ -43,7 +43,7 @@ PLAN = ROOT / "examples" / "nordic-meal-kits.md"
 ANSWER_S = 2.0
 P99_BOUND_MS = 100.0
 # SCOUT_MAX_CONCURRENT_NETWORK_RUNS's default, the level ``make bench`` holds.
-DEFAULT_SLOTS = 32
+DEFAULT_SLOTS = 16
 # Events of a stream's first second are not counted (see ``follow``).
 SETTLE_S = 1.0
 

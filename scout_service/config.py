@@ -258,12 +258,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(("SCOUT_MAX_CONCURRENT_RUNS",), "max_concurrent_runs", "4", _int(1, 1000),
            "Runs executing at once on this replica with the offline model (CPU-bound: about "
            "one core each); more wait in the fleet's queue.", "limits"),
-    Option(("SCOUT_MAX_CONCURRENT_NETWORK_RUNS",), "max_concurrent_network_runs", "32",
+    Option(("SCOUT_MAX_CONCURRENT_NETWORK_RUNS",), "max_concurrent_network_runs", "16",
            _int(1, 10_000),
            "Runs executing at once on this replica with a network model provider (mostly "
            "waiting on the model). Measured by bench/slots_bench.py with a fake model answering "
-           "in 2 s, all started at once on 2 shared cores: 32 runs keep event delivery p99 at "
-           "~78 ms (48: ~81 ms, 64: ~200 ms), RSS ~1.3 MB a run.", "limits"),
+           "in 2 s, all started at once on 2 shared cores (load ~1.6): event delivery p99 "
+           "7 ms at 16 runs, 76 ms at 24, 195-600 ms at 32; RSS ~1.3 MB a run.", "limits"),
     Option(("SCOUT_MAX_QUEUED_RUNS",), "max_queued_runs", "100", _int(0, 1000),
            "Runs waiting in the fleet's queue (all replicas' slots busy) before StartResearch "
            "answers RESOURCE_EXHAUSTED with the queue's depth.", "limits"),
@@ -431,7 +431,7 @@ class Settings:
     max_runs_per_session_per_hour: int = 10
     max_runs_per_principal: int = 4
     max_concurrent_runs: int = 4
-    max_concurrent_network_runs: int = 32
+    max_concurrent_network_runs: int = 16
     max_queued_runs: int = 100
     document_timeout_s: float = 30
     document_memory_mb: int = 1024
