@@ -37,7 +37,7 @@ from scout_service.domain import SPECIALISTS, Question, Report, ReportKind, Sess
 from scout_service.errors import FailedPrecondition, NotFound
 from scout_service.research import citations
 from scout_service.research.corpus import Corpus
-from scout_service.research.sources import SourceRegistry
+from scout_service.research.sources import SourceRegistry, adopt_citations
 from scout_service.research.tools import (
     SAVE_ANSWER_TOOL,
     ResearchBinding,
@@ -103,7 +103,8 @@ async def ask(desk: Desk, session: Session, question: str, request_id: str | Non
     corpus: Corpus = await desk.corpus_of(sid)
     question_id = uuid7(desk.clock())
     registry = SourceRegistry(desk.store, sid, question_id, clock=desk.clock)
-    texts = {kind: await _adopt(desk.store, registry, report) for kind, report in reports.items()}
+    texts = {kind: await adopt_citations(desk.store, registry, report)
+             for kind, report in reports.items()}
     accepted: list[tuple[str, tuple[str, ...]]] = []
     refusals: list[str] = []
     progress: asyncio.Queue[str] = asyncio.Queue()
@@ -194,20 +195,6 @@ async def _reports(store: Store, session_id: str) -> dict[ReportKind, Report]:
             continue
     order = (ReportKind.FINAL, *SPECIALISTS)
     return {kind: out[kind] for kind in order if kind in out}
-
-
-async def _adopt(store: Store, registry: SourceRegistry, report: Report) -> str:
-    """A report's text with its citations made sources of the question."""
-    text = citations.without_sources(report.content or "")
-    run_id = report.sources_run_id
-    if not report.cited or not run_id:
-        return text
-    cited = set(report.cited)
-    earlier = [s async for s in every_item(lambda token: store.list_sources(
-        report.session_id, run_id, page_size=1000, page_token=token))
-        if s.source_id in cited]
-    mapping = await registry.adopt(earlier, reader=ReportKind.FINAL)
-    return citations.renumber(text, {old: new.source_id for old, new in mapping.items()})
 
 
 class _Progress(HookProvider):

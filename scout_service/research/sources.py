@@ -14,7 +14,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from scout_service.domain import ReportKind, Source, SourceKind
+from scout_service.domain import Report, ReportKind, Source, SourceKind
+from scout_service.research import citations
 from scout_service.research.passages import Passage
 from scout_service.store._keys import MAX_SOURCE_BATCH
 from scout_service.store.base import Store, every_item
@@ -169,3 +170,22 @@ class SourceRegistry:
             sha256=_sha256(text),
             title=candidate.title[:300], url=candidate.url, first_read_by=reader,
         )
+
+
+async def adopt_citations(store: Store, registry: SourceRegistry, report: Report) -> str:
+    """A report's text (without its Sources list) whose ``[S#]`` are renumbered into ``registry``.
+
+    What the report cites (sources of the run that wrote it) becomes citable
+    where ``registry`` numbers sources: a partial re-run's synthesis, a
+    follow-up question.
+    """
+    text = citations.without_sources(report.content or "")
+    run_id = report.sources_run_id
+    if not report.cited or not run_id or run_id == registry.run_id:
+        return text
+    cited = set(report.cited)
+    earlier = [s async for s in every_item(lambda token: store.list_sources(
+        report.session_id, run_id, page_size=1000, page_token=token))
+        if s.source_id in cited]
+    mapping = await registry.adopt(earlier, reader=ReportKind.FINAL)
+    return citations.renumber(text, {old: new.source_id for old, new in mapping.items()})

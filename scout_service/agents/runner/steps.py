@@ -14,7 +14,7 @@ from scout_service.domain import SPECIALISTS, AgentState, Report, ReportKind
 from scout_service.errors import NotFound, ScoutError
 from scout_service.research import citations
 from scout_service.research.corpus import Corpus
-from scout_service.research.sources import SourceRegistry
+from scout_service.research.sources import SourceRegistry, adopt_citations
 from scout_service.store.base import every_item
 
 
@@ -118,16 +118,7 @@ class _Steps(_Invoker):
     async def _adopt(self, lr: _LocalRun, report: Report) -> str:
         """An earlier report's text for this run's synthesis, its [S#] renumbered here."""
         assert lr.sources is not None
-        text = citations.without_sources(report.content or "")
-        run_id = report.sources_run_id
-        if not report.cited or not run_id or run_id == lr.key:
-            return text
-        cited = set(report.cited)
-        earlier = [s async for s in every_item(lambda token: self._store.list_sources(
-            lr.run.session_id, run_id, page_size=1000, page_token=token))
-            if s.source_id in cited]
-        mapping = await lr.sources.adopt(earlier, reader=ReportKind.FINAL)
-        return citations.renumber(text, {old: new.source_id for old, new in mapping.items()})
+        return await adopt_citations(self._store, lr.sources, report)
 
     async def _agents_step(self, lr: _LocalRun, work: dict[ReportKind, str]) -> None:
         """Run agents concurrently; one failing never stops the others."""
