@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 from scout_service.errors import Conflict, ScoutError, Unavailable, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
+from scout_service.store import rules
 from scout_service.store._lean import READ_METHODS, LeanReads, register
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ class TableAccess:
             **kwargs,
         )
         item: Item | None = response.get("Item")
-        if item is None or not keys.is_live(codec.ttl_of(item), self._clock()):
+        if item is None or not rules.is_live(codec.ttl_of(item), self._clock()):
             return None
         return item
 
@@ -306,7 +307,7 @@ class TableAccess:
                 request["ExclusiveStartKey"] = start
             request["Limit"] = page_size - len(live)
             response = await self._read("Query", TableName=self.table_name, **request)
-            live.extend(i for i in response.get("Items", []) if keys.is_live(codec.ttl_of(i), now))
+            live.extend(i for i in response.get("Items", []) if rules.is_live(codec.ttl_of(i), now))
             last = start = response.get("LastEvaluatedKey")
             if start is None:
                 break

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
+from scout_service import errors
 from scout_service.domain import (
     FileInfo,
     Findings,
@@ -52,10 +53,7 @@ from scout_service.domain import (
     Source,
 )
 from scout_service.errors import (
-    AlreadyExists,
     Conflict,
-    FailedPrecondition,
-    InvalidArgument,
     NotFound,
     ScoutError,
     Unavailable,
@@ -63,6 +61,7 @@ from scout_service.errors import (
 )
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
+from scout_service.store import rules
 from scout_service.store._access import (
     ConditionFailed,
     Item,
@@ -256,13 +255,7 @@ class DynamoStore(TableAccess, Store):
         """See ``Store.create_session``."""
         for attempt in range(WRITE_ATTEMPTS):
             now = self._clock()
-            session = Session(
-                session_id=str(uuid.uuid4()),
-                owner=owner,
-                created_at=now,
-                expires_at=keys.expiry(now, ttl_seconds),
-                labels=dict(labels or {}),
-            )
+            session = rules.new_session(owner, ttl_seconds, labels, now)
             if request_id is None:
                 await self._run(
                     self._client.put_item,
@@ -390,7 +383,7 @@ class DynamoStore(TableAccess, Store):
             rows.extend(
                 i
                 for i in response.get("Items", [])
-                if keys.is_live(codec.ttl_of(i), now)
+                if rules.is_live(codec.ttl_of(i), now)
                 and (cursor is None or codec.get_s(i, "gsi1sk") < cursor)
             )
             start = response.get("LastEvaluatedKey")
@@ -413,7 +406,7 @@ class DynamoStore(TableAccess, Store):
         a concurrent writer created with the old ttl in between.
         """
         await self._live_ttl(session_id)
-        new_ttl = keys.expiry(self._clock(), ttl_seconds)
+        new_ttl = rules.expiry(self._clock(), ttl_seconds)
         children = [
             {"session_id": i["session_id"], "sk": i["sk"]}
             for i in await self._item_keys(session_id)
@@ -518,14 +511,14 @@ class DynamoStore(TableAccess, Store):
         ):
             now = self._clock()
             for item in items:
-                if not keys.is_live(codec.ttl_of(item), now):
+                if not rules.is_live(codec.ttl_of(item), now):
                     raise NotFound(f"{what} expired while being read")
                 if item["sk"]["S"] != keys.blob_sk(blob_id, expected):
-                    raise _replaced_while_read(what)
+                    raise errors.blob_replaced(what)
                 expected += 1
                 yield bytes(item["data"]["B"])
         if expected != count:
-            raise _replaced_while_read(what)
+            raise errors.blob_replaced(what)
 
     async def _commit_blob(
         self,
@@ -681,7 +674,7 @@ class DynamoStore(TableAccess, Store):
             [(session_id, keys.SESSION_SK), (session_id, sk)], _FILE_REF
         )
         session = found.get((session_id, keys.SESSION_SK))
-        if session is None or not keys.is_live(codec.ttl_of(session), self._clock()):
+        if session is None or not rules.is_live(codec.ttl_of(session), self._clock()):
             raise session_not_found(session_id)
         ttl = codec.get_i(session, "ttl")
         old = found.get((session_id, sk))
@@ -717,14 +710,8 @@ class DynamoStore(TableAccess, Store):
                 await writes.wait_for_room()
                 writes.start(self._chunk_write(session_id, blob_id, written, bytes(buffer), ttl))
             await writes.wait_all()
-            info = FileInfo(
-                session_id=session_id,
-                name=name,
-                content_type=content_type,
-                size=size,
-                sha256=digest.hexdigest(),
-                created_at=self._clock(),
-            )
+            info = rules.new_file(session_id, name, content_type, size, digest.hexdigest(),
+                                  self._clock())
             count = len(written)
 
             def build(item_ttl: int, _replacing: Item | None) -> Item:
@@ -755,7 +742,7 @@ class DynamoStore(TableAccess, Store):
                     raise session_not_found(session_id)
                 usage = await self._file_usage(session_id, fresh)
                 if size > usage.room(self.limits, replacing):
-                    raise keys.session_too_large(self.limits.max_session_bytes)
+                    raise errors.session_too_large(self.limits.max_session_bytes)
 
             commit = asyncio.ensure_future(self._commit_blob(
                 session_id, sk, build, old, ttl, chunks=written,
@@ -868,14 +855,14 @@ class DynamoStore(TableAccess, Store):
         """See ``Store.get_file``."""
         item = await self._get(session_id, keys.file_sk(name), codec.FILE_META)
         if item is None:
-            raise _file_not_found(session_id, name)
+            raise errors.file_not_found(session_id, name)
         return codec.file_from(session_id, item)
 
     async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
         """See ``Store.open_file``."""
         item = await self._get(session_id, keys.file_sk(name))
         if item is None:
-            raise _file_not_found(session_id, name)
+            raise errors.file_not_found(session_id, name)
         info = codec.file_from(session_id, item)
         if "data" in item:
             data = bytes(item["data"]["B"])
@@ -920,8 +907,7 @@ class DynamoStore(TableAccess, Store):
     ) -> Report:
         """See ``Store.put_report``."""
         raw = content.encode("utf-8")
-        if len(raw) > self.limits.max_report_bytes:
-            raise keys.report_too_large(kind.value, len(raw), self.limits.max_report_bytes)
+        self.limits.check_report(kind, raw)
         sk = keys.report_sk(kind.value)
         wanted = [(session_id, keys.SESSION_SK), (session_id, sk)]
         idem = keys.idem_sk(keys.OP_PUT_REPORT, request_id) if request_id is not None else None
@@ -930,25 +916,17 @@ class DynamoStore(TableAccess, Store):
         found = await self._batch_get(wanted, (*codec.BLOB_REF, *codec.REPORT_META))
         now = self._clock()
         session = found.get((session_id, keys.SESSION_SK))
-        if session is None or not keys.is_live(codec.ttl_of(session), now):
+        if session is None or not rules.is_live(codec.ttl_of(session), now):
             raise session_not_found(session_id)
         record = found.get((session_id, idem)) if idem is not None else None
-        if record is not None and keys.is_live(codec.ttl_of(record), now):
+        if record is not None and rules.is_live(codec.ttl_of(record), now):
             return codec.report_from(session_id, kind, record, None)
         ttl = codec.get_i(session, "ttl")
         old = found.get((session_id, sk))
 
-        report = Report(
-            session_id=session_id,
-            kind=kind,
-            size=len(raw),
-            sha256=hashlib.sha256(raw).hexdigest(),
-            updated_at=self._clock(),
-            source=source,
-            author=author,
-            run_id=run_id,
-            cited=tuple(cited),
-            sources_run_id=sources_run_id,
+        report = rules.new_report(
+            session_id, kind, raw, source=source, author=author, run_id=run_id,
+            cited=cited, sources_run_id=sources_run_id, now=self._clock(),
         )
         inline = len(raw) <= self._inline_max
         blob_id = uuid.uuid4().hex
@@ -961,8 +939,8 @@ class DynamoStore(TableAccess, Store):
 
         def versioned(replacing: Item | None) -> Report:
             # The next version of the one replaced (re-read after a lost race).
-            after = 0 if replacing is None else codec.get_i(replacing, "version", 1)
-            return replace(report, version=after + 1)
+            after = None if replacing is None else codec.get_i(replacing, "version", 1)
+            return replace(report, version=rules.next_version(after))
 
         def body(item_sk: str, item_ttl: int, replacing: Item | None) -> Item:
             return {
@@ -1095,7 +1073,7 @@ class DynamoStore(TableAccess, Store):
         if version is None:
             item = await self._get(session_id, keys.report_sk(kind.value))
             if item is None:
-                raise keys.report_not_found(kind.title, session_id)
+                raise errors.report_not_found(kind.title, session_id)
             return await self._report_of(session_id, kind, item)
         item = await self._get(session_id, keys.report_version_sk(kind.value, version))
         if item is not None:
@@ -1103,12 +1081,12 @@ class DynamoStore(TableAccess, Store):
         stored = [r.version async for r in every_item(lambda token: self.list_report_versions(
             session_id, kind, page_size=1000, page_token=token))]
         if not stored:
-            raise keys.report_not_found(kind.title, session_id)
+            raise errors.report_not_found(kind.title, session_id)
         if version in stored:  # a report stored before versions existed (REPORT# only)
             latest = await self.get_report(session_id, kind)
             if latest.version == version:
                 return latest
-        raise keys.version_not_found(kind.title, session_id, version, stored)
+        raise errors.version_not_found(kind.title, session_id, version, stored)
 
     async def _report_of(self, session_id: str, kind: ReportKind, item: Item) -> Report:
         """The report of a REPORT# or REPORTV# item, its content read inline or from chunks."""
@@ -1176,7 +1154,7 @@ class DynamoStore(TableAccess, Store):
         """
         if not sources:
             return
-        keys.check_source_batch(sources)
+        rules.check_source_batch(sources)
         sid, run_id = sources[0].session_id, sources[0].run_id
         ttl = await self._live_ttl(sid)
         items: list[dict[str, Any]] = [self._session_check(sid, ttl)]
@@ -1192,7 +1170,7 @@ class DynamoStore(TableAccess, Store):
                 raise session_not_found(sid) from None
             taken = [s.source_id for i, s in enumerate(sources, start=1) if cancelled.failed(i)]
             if taken:
-                raise keys.source_exists(run_id, taken) from None
+                raise errors.source_exists(run_id, taken) from None
             raise
 
     async def list_sources(
@@ -1250,7 +1228,7 @@ class DynamoStore(TableAccess, Store):
     async def find_question(self, session_id: str, request_id: str) -> Question | None:
         """See ``Store.find_question``: one GetItem of the idempotency record."""
         item = await self._get(session_id, keys.idem_sk(keys.OP_ASK_QUESTION, request_id))
-        if item is None or not keys.is_live(codec.ttl_of(item), self._clock()):
+        if item is None or not rules.is_live(codec.ttl_of(item), self._clock()):
             return None
         return codec.question_from(session_id, item)
 
@@ -1294,7 +1272,7 @@ class DynamoStore(TableAccess, Store):
 
         async def items() -> list[Item]:
             return [i async for page, _ in self._query_pages(**query) for i in page
-                    if keys.is_live(codec.ttl_of(i), now)]
+                    if rules.is_live(codec.ttl_of(i), now)]
 
         _, found_items = await asyncio.gather(self.get_session(session_id), items())
         found = {f.kind: f for f in map(codec.findings_from, found_items)}
@@ -1314,23 +1292,21 @@ class DynamoStore(TableAccess, Store):
             if run.request_id is not None
             else None
         )
-        stored = replace(run, version=1)
+        stored = rules.first_version(run)
         for attempt in range(WRITE_ATTEMPTS):
             wanted = [(sid, keys.SESSION_SK)] + ([(sid, idem)] if idem is not None else [])
             found = await self._batch_get(wanted, ("ttl", "active_run_id", "target"))
             now = self._clock()
             session = found.get((sid, keys.SESSION_SK))
-            if session is None or not keys.is_live(codec.ttl_of(session), now):
+            if session is None or not rules.is_live(codec.ttl_of(session), now):
                 raise session_not_found(sid)
             record = found.get((sid, idem)) if idem is not None else None
-            if record is not None and keys.is_live(codec.ttl_of(record), now):
+            if record is not None and rules.is_live(codec.ttl_of(record), now):
                 return await self.get_run(sid, codec.get_s(record, "target"))
-            active = codec.opt_s(session, "active_run_id")
-            if active is not None:
-                raise _run_in_progress(sid, active)
+            rules.check_run_slot(sid, codec.opt_s(session, "active_run_id"))
             ttl = codec.get_i(session, "ttl")
             claim = "SET latest_run_id = :rid" + (
-                "" if run.state.is_terminal else ", active_run_id = :rid"
+                ", active_run_id = :rid" if rules.claims_slot(run) else ""
             )
             items: list[dict[str, Any]] = [
                 {
@@ -1386,9 +1362,7 @@ class DynamoStore(TableAccess, Store):
                     await backoff(attempt)
                     continue
                 if cancelled.failed(1):
-                    raise AlreadyExists(
-                        f"run {run.run_id} already exists in session {sid}", reason="RUN_EXISTS"
-                    ) from None
+                    raise errors.run_exists(sid, run.run_id) from None
                 if not (cancelled.failed(0) or cancelled.failed(2)):
                     raise
                 # Lost a race (or the ttl moved): re-read and decide again.
@@ -1398,7 +1372,7 @@ class DynamoStore(TableAccess, Store):
         """See ``Store.get_run``."""
         item = await self._get(session_id, keys.run_sk(run_id))
         if item is None:
-            raise _run_not_found(session_id, run_id)
+            raise errors.run_not_found(session_id, run_id)
         return codec.run_from(item)
 
     async def list_runs(
@@ -1471,7 +1445,7 @@ class DynamoStore(TableAccess, Store):
                             },
                         ],
                     )
-                    return replace(run, version=run.version + 1)
+                    return rules.updated(run)
                 except TransactionCancelled as cancelled:
                     if cancelled.failed(0) or not cancelled.failed(1):
                         raise
@@ -1479,12 +1453,9 @@ class DynamoStore(TableAccess, Store):
             await self._run(self._client.update_item, **update)
         except (ConditionFailed, TransactionCancelled):
             if await self._get(run.session_id, keys.run_sk(run.run_id), ("ttl",)) is None:
-                raise _run_not_found(run.session_id, run.run_id) from None
-            raise Conflict(
-                f"run {run.run_id} changed concurrently (expected version {run.version})",
-                reason="RUN_VERSION_CONFLICT",
-            ) from None
-        return replace(run, version=run.version + 1)
+                raise errors.run_not_found(run.session_id, run.run_id) from None
+            raise errors.run_version_conflict(run.run_id, run.version) from None
+        return rules.updated(run)
 
     async def list_resumable_runs(self, *, lease_expired_before: float, limit: int) -> list[Run]:
         """See ``Store.list_resumable_runs``: one query of the ACTIVE_RUNS index partition."""
@@ -1502,7 +1473,7 @@ class DynamoStore(TableAccess, Store):
         ):
             now = self._clock()
             for item in items:
-                if keys.is_live(codec.ttl_of(item), now):
+                if rules.is_live(codec.ttl_of(item), now):
                     run = codec.run_from(item)
                     if not run.state.is_terminal:
                         runs.append(run)
@@ -1514,7 +1485,7 @@ class DynamoStore(TableAccess, Store):
 
     async def append_event(self, event: ProgressEvent) -> None:
         """See ``Store.append_event``."""
-        _check_sequence(event.sequence)
+        rules.check_sequence(event.sequence)
         ttl = await self._live_ttl(event.session_id)
         try:
             await self._run(
@@ -1524,9 +1495,7 @@ class DynamoStore(TableAccess, Store):
                 ConditionExpression="attribute_not_exists(sk)",
             )
         except ConditionFailed:
-            raise Conflict(
-                f"run {event.run_id} already has event {event.sequence}", reason="EVENT_EXISTS"
-            ) from None
+            raise errors.event_exists(event.run_id, event.sequence) from None
 
     async def read_events(
         self, session_id: str, run_id: str, *, after_sequence: int, limit: int = 1000
@@ -1547,7 +1516,7 @@ class DynamoStore(TableAccess, Store):
             ConsistentRead=True,
         ):
             now = self._clock()
-            events.extend(codec.event_from(i) for i in items if keys.is_live(codec.ttl_of(i), now))
+            events.extend(codec.event_from(i) for i in items if rules.is_live(codec.ttl_of(i), now))
         return events[:limit]
 
     async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
@@ -1565,7 +1534,7 @@ class DynamoStore(TableAccess, Store):
             ConsistentRead=True,
         )
         items = response.get("Items", [])
-        if not items or not keys.is_live(codec.ttl_of(items[0]), self._clock()):
+        if not items or not rules.is_live(codec.ttl_of(items[0]), self._clock()):
             return None
         return codec.event_from(items[0])
 
@@ -1614,35 +1583,3 @@ class DynamoStore(TableAccess, Store):
         """``check_table`` on the pool: refuse a missing or wrongly shaped table."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, check_table, self._client, self.table_name)
-
-
-# -- module helpers -----------------------------------------------------------------------
-
-
-def _check_sequence(sequence: int) -> None:
-    if not 1 <= sequence <= keys.MAX_SEQUENCE:
-        raise InvalidArgument(f"event sequence {sequence} is out of range 1..{keys.MAX_SEQUENCE}")
-
-
-def _file_not_found(session_id: str, name: str) -> NotFound:
-    return NotFound(f"file {name!r} not found in session {session_id}", reason="FILE_NOT_FOUND")
-
-
-def _run_not_found(session_id: str, run_id: str) -> NotFound:
-    return NotFound(f"run {run_id} not found in session {session_id}", reason="RUN_NOT_FOUND")
-
-
-def _run_in_progress(session_id: str, active: str) -> FailedPrecondition:
-    return FailedPrecondition(
-        f"run {active} is still in progress in session {session_id}",
-        reason="RUN_IN_PROGRESS",
-        metadata={"active_run_id": active},
-    )
-
-
-def _replaced_while_read(what: str) -> Conflict:
-    # Only a replace (which deletes the old chunks) or a delete does this.
-    return Conflict(
-        f"{what} was replaced or deleted while being read; read it again",
-        reason="BLOB_REPLACED",
-    )

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from scout_service import errors
 from scout_service.domain import (
     FileInfo,
     Findings,
@@ -33,15 +33,9 @@ from scout_service.domain import (
     Session,
     Source,
 )
-from scout_service.errors import (
-    AlreadyExists,
-    Conflict,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    session_not_found,
-)
+from scout_service.errors import session_not_found
 from scout_service.store import _keys as keys
+from scout_service.store import rules
 from scout_service.store.base import Store, StoreLimits
 
 T = TypeVar("T")
@@ -87,7 +81,7 @@ class MemoryStore(Store):
         data = self._sessions.get(session_id)
         if data is None:
             return None
-        if not keys.is_live(data.session.expires_at, self._clock()):
+        if not rules.is_live(data.session.expires_at, self._clock()):
             return None
         return data
 
@@ -115,14 +109,7 @@ class MemoryStore(Store):
                     data = self._live(previous)
                     if data is not None:
                         return data.session
-            now = self._clock()
-            session = Session(
-                session_id=str(uuid.uuid4()),
-                owner=owner,
-                created_at=now,
-                expires_at=keys.expiry(now, ttl_seconds),
-                labels=dict(labels or {}),
-            )
+            session = rules.new_session(owner, ttl_seconds, labels, self._clock())
             data = _SessionData(session=session)
             if request_id is not None:
                 data.create_idem = (owner, request_id)
@@ -150,7 +137,7 @@ class MemoryStore(Store):
                 (
                     (keys.session_gsi_sk(d.session.created_at, sid), d.session)
                     for sid, d in self._sessions.items()
-                    if keys.is_live(d.session.expires_at, now)
+                    if rules.is_live(d.session.expires_at, now)
                     and (owner is None or d.session.owner == owner)
                 ),
                 key=lambda row: row[0],
@@ -181,7 +168,8 @@ class MemoryStore(Store):
         """See ``Store.extend_session``."""
         with self._lock:
             data = self._require(session_id)
-            data.session = replace(data.session, expires_at=keys.expiry(self._clock(), ttl_seconds))
+            expires_at = rules.expiry(self._clock(), ttl_seconds)
+            data.session = replace(data.session, expires_at=expires_at)
             return data.session
 
     async def delete_session(self, session_id: str) -> None:
@@ -218,14 +206,8 @@ class MemoryStore(Store):
             data = self._require(session_id)
             # Again, atomically: other uploads may have landed meanwhile.
             self.limits.check_file_size(name, len(buffer), self._file_room(data, name))
-            info = FileInfo(
-                session_id=session_id,
-                name=name,
-                content_type=content_type,
-                size=len(buffer),
-                sha256=digest.hexdigest(),
-                created_at=self._clock(),
-            )
+            info = rules.new_file(session_id, name, content_type, len(buffer),
+                                  digest.hexdigest(), self._clock())
             data.files[name] = (info, bytes(buffer))
             return info
 
@@ -247,9 +229,7 @@ class MemoryStore(Store):
             data = self._live(session_id)
             entry = data.files.get(name) if data is not None else None
         if entry is None:
-            raise NotFound(
-                f"file {name!r} not found in session {session_id}", reason="FILE_NOT_FOUND"
-            )
+            raise errors.file_not_found(session_id, name)
         return entry
 
     async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
@@ -293,8 +273,7 @@ class MemoryStore(Store):
     ) -> Report:
         """See ``Store.put_report``."""
         raw = content.encode("utf-8")
-        if len(raw) > self.limits.max_report_bytes:
-            raise keys.report_too_large(kind.value, len(raw), self.limits.max_report_bytes)
+        self.limits.check_report(kind, raw)
         idem_key = f"{keys.OP_PUT_REPORT}#{request_id}"
         with self._lock:
             data = self._require(session_id)
@@ -303,18 +282,10 @@ class MemoryStore(Store):
                 if isinstance(previous, Report):
                     return previous
             versions = data.reports.setdefault(kind.value, [])
-            report = Report(
-                session_id=session_id,
-                kind=kind,
-                size=len(raw),
-                sha256=hashlib.sha256(raw).hexdigest(),
-                updated_at=self._clock(),
-                source=source,
-                author=author,
-                run_id=run_id,
-                cited=tuple(cited),
-                sources_run_id=sources_run_id,
-                version=versions[-1][0].version + 1 if versions else 1,
+            report = rules.new_report(
+                session_id, kind, raw, source=source, author=author, run_id=run_id,
+                cited=cited, sources_run_id=sources_run_id, now=self._clock(),
+                version=rules.next_version(versions[-1][0].version if versions else None),
             )
             versions.append((report, content))
             del versions[: -self.limits.max_report_versions]
@@ -330,14 +301,14 @@ class MemoryStore(Store):
             data = self._live(session_id)
             versions = list(data.reports.get(kind.value, [])) if data is not None else []
         if not versions:
-            raise keys.report_not_found(kind.title, session_id)
+            raise errors.report_not_found(kind.title, session_id)
         if version is None:
             report, content = versions[-1]
             return replace(report, content=content)
         for report, content in versions:
             if report.version == version:
                 return replace(report, content=content)
-        raise keys.version_not_found(kind.title, session_id, version,
+        raise errors.version_not_found(kind.title, session_id, version,
                                      [r.version for r, _ in versions])
 
     async def list_report_versions(
@@ -357,13 +328,13 @@ class MemoryStore(Store):
         """See ``Store.put_sources``."""
         if not sources:
             return
-        keys.check_source_batch(sources)
+        rules.check_source_batch(sources)
         with self._lock:
             data = self._require(sources[0].session_id)
             held = data.sources.setdefault(sources[0].run_id, {})
             taken = [s.source_id for s in sources if s.number in held]
             if taken:
-                raise keys.source_exists(sources[0].run_id, taken)
+                raise errors.source_exists(sources[0].run_id, taken)
             for source in sources:
                 held[source.number] = source
 
@@ -441,21 +412,15 @@ class MemoryStore(Store):
                 previous = data.idem.get(idem_key)
                 if isinstance(previous, str) and previous in data.runs:
                     return data.runs[previous]
-            active = data.session.active_run_id
-            if active is not None:
-                raise FailedPrecondition(
-                    f"run {active} is still in progress in session {run.session_id}",
-                    reason="RUN_IN_PROGRESS",
-                    metadata={"active_run_id": active},
-                )
+            rules.check_run_slot(run.session_id, data.session.active_run_id)
             if run.run_id in data.runs:
-                raise AlreadyExists(f"run {run.run_id} already exists", reason="RUN_EXISTS")
-            stored = replace(run, version=1)
+                raise errors.run_exists(run.session_id, run.run_id)
+            stored = rules.first_version(run)
             data.runs[run.run_id] = stored
             data.session = replace(
                 data.session,
                 latest_run_id=run.run_id,
-                active_run_id=None if run.state.is_terminal else run.run_id,
+                active_run_id=run.run_id if rules.claims_slot(run) else None,
             )
             if run.request_id is not None:
                 data.idem[idem_key] = run.run_id
@@ -467,7 +432,7 @@ class MemoryStore(Store):
             data = self._live(session_id)
             run = data.runs.get(run_id) if data is not None else None
         if run is None:
-            raise _run_not_found(session_id, run_id)
+            raise errors.run_not_found(session_id, run_id)
         return run
 
     async def list_runs(
@@ -489,14 +454,10 @@ class MemoryStore(Store):
             data = self._live(run.session_id)
             stored = data.runs.get(run.run_id) if data is not None else None
             if data is None or stored is None:
-                raise _run_not_found(run.session_id, run.run_id)
+                raise errors.run_not_found(run.session_id, run.run_id)
             if stored.version != run.version:
-                raise Conflict(
-                    f"run {run.run_id} changed concurrently (stored version "
-                    f"{stored.version}, expected {run.version})",
-                    reason="RUN_VERSION_CONFLICT",
-                )
-            new = replace(run, version=stored.version + 1)
+                raise errors.run_version_conflict(run.run_id, run.version)
+            new = rules.updated(run)
             data.runs[run.run_id] = new
             if new.state.is_terminal and data.session.active_run_id == run.run_id:
                 data.session = replace(data.session, active_run_id=None)
@@ -510,7 +471,7 @@ class MemoryStore(Store):
             rows = [
                 (keys.active_run_gsi_sk(run.lease_expires_at, sid, run.run_id), run)
                 for sid, data in self._sessions.items()
-                if keys.is_live(data.session.expires_at, now)
+                if rules.is_live(data.session.expires_at, now)
                 for run in data.runs.values()
                 if not run.state.is_terminal
             ]
@@ -521,15 +482,12 @@ class MemoryStore(Store):
 
     async def append_event(self, event: ProgressEvent) -> None:
         """See ``Store.append_event``."""
-        _check_sequence(event.sequence)
+        rules.check_sequence(event.sequence)
         with self._lock:
             data = self._require(event.session_id)
             events = data.events.setdefault(event.run_id, {})
             if event.sequence in events:
-                raise Conflict(
-                    f"run {event.run_id} already has event {event.sequence}",
-                    reason="EVENT_EXISTS",
-                )
+                raise errors.event_exists(event.run_id, event.sequence)
             events[event.sequence] = replace(event, attributes=dict(event.attributes))
 
     async def read_events(
@@ -553,15 +511,6 @@ class MemoryStore(Store):
 
     async def ping(self) -> None:
         """Always reachable."""
-
-
-def _run_not_found(session_id: str, run_id: str) -> NotFound:
-    return NotFound(f"run {run_id} not found in session {session_id}", reason="RUN_NOT_FOUND")
-
-
-def _check_sequence(sequence: int) -> None:
-    if not 1 <= sequence <= keys.MAX_SEQUENCE:
-        raise InvalidArgument(f"event sequence {sequence} is out of range 1..{keys.MAX_SEQUENCE}")
 
 
 def _page_by_sk(
