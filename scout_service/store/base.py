@@ -1,7 +1,7 @@
 """The store interface: every domain operation Scout keeps state with.
 
 Two implementations behave the same and run the same test suite:
-``DynamoStore`` (``store/dynamodb.py``, one DynamoDB table) and
+``DynamoStore`` (``store/dynamodb/``, one DynamoDB table) and
 ``MemoryStore`` (``store/memory.py``, an in-process fake for fast unit
 tests). Both raise only ``scout_service.errors`` exceptions.
 
