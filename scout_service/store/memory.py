@@ -101,7 +101,6 @@ class MemoryStore(Store):
         labels: Mapping[str, str] | None = None,
         request_id: str | None = None,
     ) -> Session:
-        """See ``Store.create_session``."""
         with self._lock:
             if request_id is not None:
                 previous = self._create_idem.get((owner, request_id))
@@ -118,14 +117,12 @@ class MemoryStore(Store):
             return session
 
     async def get_session(self, session_id: str) -> Session:
-        """See ``Store.get_session``."""
         with self._lock:
             return self._require(session_id).session
 
     async def list_sessions(
         self, owner: str | None, *, page_size: int, page_token: str | None = None
     ) -> Page[Session]:
-        """See ``Store.list_sessions``."""
         listing = keys.LIST_SESSIONS if owner is not None else keys.LIST_ALL_SESSIONS
         scope = owner if owner is not None else "*"
         cursor = None
@@ -165,7 +162,6 @@ class MemoryStore(Store):
         return Page(items=[session for _, session in page], next_token=token)
 
     async def extend_session(self, session_id: str, ttl_seconds: int) -> Session:
-        """See ``Store.extend_session``."""
         with self._lock:
             data = self._require(session_id)
             expires_at = rules.expiry(self._clock(), ttl_seconds)
@@ -173,7 +169,6 @@ class MemoryStore(Store):
             return data.session
 
     async def delete_session(self, session_id: str) -> None:
-        """See ``Store.delete_session``."""
         with self._lock:
             data = self._require(session_id)
             del self._sessions[session_id]
@@ -191,7 +186,6 @@ class MemoryStore(Store):
         *,
         declared_size: int | None = None,
     ) -> FileInfo:
-        """See ``Store.put_file``."""
         with self._lock:
             room = self._file_room(self._require(session_id), name)
         if declared_size is not None:
@@ -221,7 +215,6 @@ class MemoryStore(Store):
         )
 
     async def get_file(self, session_id: str, name: str) -> FileInfo:
-        """See ``Store.get_file``."""
         return self._file(session_id, name)[0]
 
     def _file(self, session_id: str, name: str) -> tuple[FileInfo, bytes]:
@@ -233,7 +226,6 @@ class MemoryStore(Store):
         return entry
 
     async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
-        """See ``Store.open_file``."""
         info, content = self._file(session_id, name)
         step = self.limits.chunk_bytes
 
@@ -246,7 +238,6 @@ class MemoryStore(Store):
     async def list_files(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[FileInfo]:
-        """See ``Store.list_files``."""
         with self._lock:
             data = self._live(session_id)
             rows = (
@@ -271,7 +262,6 @@ class MemoryStore(Store):
         cited: Sequence[str] = (),
         sources_run_id: str | None = None,
     ) -> Report:
-        """See ``Store.put_report``."""
         raw = content.encode("utf-8")
         self.limits.check_report(kind, raw)
         idem_key = f"{keys.OP_PUT_REPORT}#{request_id}"
@@ -296,7 +286,6 @@ class MemoryStore(Store):
     async def get_report(
         self, session_id: str, kind: ReportKind, version: int | None = None
     ) -> Report:
-        """See ``Store.get_report``."""
         with self._lock:
             data = self._live(session_id)
             versions = list(data.reports.get(kind.value, [])) if data is not None else []
@@ -315,7 +304,6 @@ class MemoryStore(Store):
         self, session_id: str, kind: ReportKind, *, page_size: int,
         page_token: str | None = None,
     ) -> Page[Report]:
-        """See ``Store.list_report_versions``."""
         with self._lock:
             data = self._live(session_id)
             rows = [(keys.report_version_sk(kind.value, r.version), r)
@@ -325,7 +313,6 @@ class MemoryStore(Store):
                            scope=keys.report_versions_scope(session_id, kind.value))
 
     async def put_sources(self, sources: Sequence[Source]) -> None:
-        """See ``Store.put_sources``."""
         if not sources:
             return
         rules.check_source_batch(sources)
@@ -339,7 +326,6 @@ class MemoryStore(Store):
                 held[source.number] = source
 
     async def put_question(self, question: Question) -> Question:
-        """See ``Store.put_question``."""
         with self._lock:
             data = self._require(question.session_id)
             if question.request_id is not None:
@@ -350,7 +336,6 @@ class MemoryStore(Store):
             return question
 
     async def find_question(self, session_id: str, request_id: str) -> Question | None:
-        """See ``Store.find_question``."""
         with self._lock:
             data = self._live(session_id)
             held = data.questions.values() if data is not None else ()
@@ -359,19 +344,16 @@ class MemoryStore(Store):
     async def list_questions(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Question]:
-        """See ``Store.list_questions``."""
         with self._lock:
             rows = [(keys.question_sk(q.question_id), q)
                     for q in self._require(session_id).questions.values()]
         return _page_by_sk(rows, keys.LIST_QUESTIONS, session_id, page_size, page_token)
 
     async def put_findings(self, findings: Findings) -> None:
-        """See ``Store.put_findings``."""
         with self._lock:
             self._require(findings.session_id).findings[findings.kind] = findings
 
     async def list_findings(self, session_id: str) -> list[Findings]:
-        """See ``Store.list_findings``."""
         with self._lock:
             held = self._require(session_id).findings
             return [held[kind] for kind in ReportKind if kind in held]
@@ -379,7 +361,6 @@ class MemoryStore(Store):
     async def list_sources(
         self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Source]:
-        """See ``Store.list_sources``."""
         with self._lock:
             data = self._live(session_id)
             held = data.sources.get(run_id, {}) if data is not None else {}
@@ -390,7 +371,6 @@ class MemoryStore(Store):
     async def list_reports(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Report]:
-        """See ``Store.list_reports``."""
         with self._lock:
             data = self._live(session_id)
             rows = (
@@ -404,7 +384,6 @@ class MemoryStore(Store):
     # -- runs ---------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> Run:
-        """See ``Store.create_run``."""
         idem_key = f"{keys.OP_START_RESEARCH}#{run.request_id}"
         with self._lock:
             data = self._require(run.session_id)
@@ -427,7 +406,6 @@ class MemoryStore(Store):
             return stored
 
     async def get_run(self, session_id: str, run_id: str) -> Run:
-        """See ``Store.get_run``."""
         with self._lock:
             data = self._live(session_id)
             run = data.runs.get(run_id) if data is not None else None
@@ -438,7 +416,6 @@ class MemoryStore(Store):
     async def list_runs(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Run]:
-        """See ``Store.list_runs``."""
         with self._lock:
             data = self._live(session_id)
             rows = (
@@ -449,7 +426,6 @@ class MemoryStore(Store):
         return _page_by_sk(rows, keys.LIST_RUNS, session_id, page_size, page_token, descending=True)
 
     async def update_run(self, run: Run) -> Run:
-        """See ``Store.update_run``."""
         with self._lock:
             data = self._live(run.session_id)
             stored = data.runs.get(run.run_id) if data is not None else None
@@ -464,7 +440,6 @@ class MemoryStore(Store):
             return new
 
     async def list_resumable_runs(self, *, lease_expired_before: float, limit: int) -> list[Run]:
-        """See ``Store.list_resumable_runs``."""
         cutoff = keys.millis(lease_expired_before)
         with self._lock:
             now = self._clock()
@@ -481,7 +456,6 @@ class MemoryStore(Store):
     # -- events -------------------------------------------------------------------
 
     async def append_event(self, event: ProgressEvent) -> None:
-        """See ``Store.append_event``."""
         rules.check_sequence(event.sequence)
         with self._lock:
             data = self._require(event.session_id)
@@ -493,7 +467,6 @@ class MemoryStore(Store):
     async def read_events(
         self, session_id: str, run_id: str, *, after_sequence: int, limit: int = 1000
     ) -> list[ProgressEvent]:
-        """See ``Store.read_events``."""
         with self._lock:
             data = self._live(session_id)
             events = dict(data.events.get(run_id, {})) if data is not None else {}
@@ -501,7 +474,6 @@ class MemoryStore(Store):
         return [events[seq] for seq in wanted]
 
     async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
-        """See ``Store.last_event``."""
         with self._lock:
             data = self._live(session_id)
             events = data.events.get(run_id, {}) if data is not None else {}

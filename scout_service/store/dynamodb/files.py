@@ -220,14 +220,12 @@ class FilesMixin(BlobsMixin):
         }
 
     async def get_file(self, session_id: str, name: str) -> FileInfo:
-        """See ``Store.get_file``."""
         item = await self._get(session_id, keys.file_sk(name), codec.FILE_META)
         if item is None:
             raise errors.file_not_found(session_id, name)
         return codec.file_from(session_id, item)
 
     async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
-        """See ``Store.open_file``."""
         item = await self._get(session_id, keys.file_sk(name))
         if item is None:
             raise errors.file_not_found(session_id, name)
@@ -248,7 +246,6 @@ class FilesMixin(BlobsMixin):
     async def list_files(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[FileInfo]:
-        """See ``Store.list_files``."""
         items, token = await self._list_page(
             listing=keys.LIST_FILES,
             scope=session_id,

@@ -43,7 +43,6 @@ class ReportsMixin(BlobsMixin):
         cited: Sequence[str] = (),
         sources_run_id: str | None = None,
     ) -> Report:
-        """See ``Store.put_report``."""
         raw = content.encode("utf-8")
         self.limits.check_report(kind, raw)
         sk = keys.report_sk(kind.value)
@@ -265,7 +264,6 @@ class ReportsMixin(BlobsMixin):
     async def list_reports(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Report]:
-        """See ``Store.list_reports``."""
         items, token = await self._list_page(
             listing=keys.LIST_REPORTS,
             scope=session_id,

@@ -57,7 +57,6 @@ class ResearchMixin(DynamoBase):
     async def list_sources(
         self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Source]:
-        """See ``Store.list_sources``."""
         items, token = await self._list_page(
             listing=keys.LIST_SOURCES,
             scope=keys.sources_scope(session_id, run_id),
@@ -116,7 +115,6 @@ class ResearchMixin(DynamoBase):
     async def list_questions(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Question]:
-        """See ``Store.list_questions``."""
         await self.get_session(session_id)
         items, token = await self._list_page(
             listing=keys.LIST_QUESTIONS, scope=session_id, page_size=page_size,

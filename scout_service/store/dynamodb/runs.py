@@ -115,7 +115,6 @@ class RunsMixin(DynamoBase):
         raise Conflict(f"starting a run in session {sid} kept racing; retry")
 
     async def get_run(self, session_id: str, run_id: str) -> Run:
-        """See ``Store.get_run``."""
         item = await self._get(session_id, keys.run_sk(run_id))
         if item is None:
             raise errors.run_not_found(session_id, run_id)
@@ -230,7 +229,6 @@ class RunsMixin(DynamoBase):
     # -- events -----------------------------------------------------------------------
 
     async def append_event(self, event: ProgressEvent) -> None:
-        """See ``Store.append_event``."""
         rules.check_sequence(event.sequence)
         ttl = await self._live_ttl(event.session_id)
         try:
@@ -266,7 +264,6 @@ class RunsMixin(DynamoBase):
         return events[:limit]
 
     async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
-        """See ``Store.last_event``."""
         response = await self._read(
             "Query",
             TableName=self.table_name,

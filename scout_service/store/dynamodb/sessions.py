@@ -35,7 +35,6 @@ class SessionsMixin(DynamoBase):
         labels: Mapping[str, str] | None = None,
         request_id: str | None = None,
     ) -> Session:
-        """See ``Store.create_session``."""
         for attempt in range(WRITE_ATTEMPTS):
             now = self._clock()
             session = rules.new_session(owner, ttl_seconds, labels, now)
@@ -111,7 +110,6 @@ class SessionsMixin(DynamoBase):
             pass
 
     async def get_session(self, session_id: str) -> Session:
-        """See ``Store.get_session``."""
         item = await self._get(session_id, keys.SESSION_SK)
         if item is None:
             raise session_not_found(session_id)
