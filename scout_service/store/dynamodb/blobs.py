@@ -18,7 +18,7 @@ from scout_service.errors import Conflict, NotFound, ScoutError
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
 from scout_service.store import rules
-from scout_service.store._access import Item, TransactionCancelled, backoff, logger
+from scout_service.store._access import Item, NamedItem, TransactionCancelled, backoff, logger
 from scout_service.store.dynamodb.core import WRITE_ATTEMPTS, DynamoBase
 
 
@@ -124,7 +124,7 @@ class BlobsMixin(DynamoBase):
         ttl: int,
         *,
         chunks: Sequence[Item],
-        extra: Callable[[int, Item | None], list[dict[str, Any]]] = lambda _ttl, _old: [],
+        extra: Callable[[int, Item | None], list[NamedItem]] = lambda _ttl, _old: [],
         guard: Callable[[int, Item | None], dict[str, Any]] | None = None,
         refused: Callable[[Item | None], Awaitable[None]] | None = None,
         ref: Sequence[str] = codec.BLOB_REF,
@@ -136,8 +136,9 @@ class BlobsMixin(DynamoBase):
         chunks, none leak). If the session's ttl moved meanwhile, the new
         chunks follow it and the commit is retried.
 
-        ``build(ttl, old)`` is the new metadata item and ``extra(ttl, old)``
-        the transaction's further items, given the version being replaced.
+        ``build(ttl, old)`` is the new metadata item (named "item") and
+        ``extra(ttl, old)`` the transaction's further named items, given the
+        version being replaced.
         ``guard(ttl, old)`` is the transaction's session item (default: the
         session is live with ``ttl``); when it fails with the ttl unchanged,
         ``refused(old)`` raises what it refused, or returns to retry. ``ref``:
@@ -158,22 +159,19 @@ class BlobsMixin(DynamoBase):
                     "ExpressionAttributeValues": {":old": old["version_id"]},
                 }
             try:
-                await self._run(
-                    self._client.transact_write_items,
-                    TransactItems=[
-                        session_item,
-                        {"Put": {"TableName": self.table_name, "Item": item, **condition}},
-                        *more,
-                    ],
-                )
+                await self._transact([
+                    ("session", session_item),
+                    ("item", {"Put": {"TableName": self.table_name, "Item": item, **condition}}),
+                    *more,
+                ])
                 return old, ttl
             except TransactionCancelled as cancelled:
                 if cancelled.collided:
                     await backoff(attempt)
                     continue
-                if cancelled.failed(1):
+                if cancelled.failed("item"):
                     old = await self._get_raw(session_id, sk, ref)
-                if cancelled.failed(0):
+                if cancelled.failed("session"):
                     new_ttl = await self._live_ttl(session_id)  # NotFound when gone
                     if new_ttl != ttl:
                         ttl = new_ttl
@@ -182,9 +180,9 @@ class BlobsMixin(DynamoBase):
                         )
                     elif refused is not None:
                         await refused(old)
-                if any(cancelled.failed(i) for i in range(2, 2 + len(more))):
+                if any(cancelled.failed(name) for name, _ in more):
                     raise
-                if not cancelled.failed(0) and not cancelled.failed(1):
+                if not cancelled.failed("session") and not cancelled.failed("item"):
                     raise
         raise Conflict(f"{sk} keeps changing concurrently; retry")
 

@@ -12,7 +12,6 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from scout_service import errors
 from scout_service.domain import Page, Report, ReportKind, ReportSource
@@ -20,7 +19,14 @@ from scout_service.errors import ScoutError, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
 from scout_service.store import rules
-from scout_service.store._access import Item, TransactionCancelled, logger, prefix_query, projection
+from scout_service.store._access import (
+    Item,
+    NamedItem,
+    TransactionCancelled,
+    logger,
+    prefix_query,
+    projection,
+)
 from scout_service.store.base import every_item
 from scout_service.store.dynamodb.blobs import BlobsMixin
 
@@ -95,26 +101,26 @@ class ReportsMixin(BlobsMixin):
         def build(item_ttl: int, replacing: Item | None) -> Item:
             return body(sk, item_ttl, replacing)
 
-        def more(item_ttl: int, replacing: Item | None) -> list[dict[str, Any]]:
+        def more(item_ttl: int, replacing: Item | None) -> list[NamedItem]:
             # The latest version is written twice: as REPORT# (one GetItem
             # reads the latest) and as its REPORTV# item, which stays when a
             # later save replaces REPORT#. Both share the blob's chunks. No
             # condition needed: REPORT#'s own makes each version number unique.
             number = versioned(replacing).version
-            items: list[dict[str, Any]] = [{"Put": {
+            items: list[NamedItem] = [("version", {"Put": {
                 "TableName": self.table_name,
                 "Item": body(keys.report_version_sk(kind.value, number), item_ttl, replacing),
-            }}]
+            }})]
             kept_legacy[0] = (legacy is not None and replacing is not None
                               and "version" not in replacing
                               and replacing.get("version_id") == legacy.get("version_id"))
             if kept_legacy[0]:
                 assert legacy is not None
-                items.append({"Put": {"TableName": self.table_name, "Item": {
+                items.append(("legacy", {"Put": {"TableName": self.table_name, "Item": {
                     **legacy, **self._key(session_id, keys.report_version_sk(kind.value, 1)),
-                    "version": codec.n(1), "ttl": codec.n(item_ttl)}}})
+                    "version": codec.n(1), "ttl": codec.n(item_ttl)}}}))
             if idem is not None:
-                items.append({
+                items.append(("idempotency", {
                     "Put": {
                         "TableName": self.table_name,
                         "Item": {**self._key(session_id, idem),
@@ -125,7 +131,7 @@ class ReportsMixin(BlobsMixin):
                         "ExpressionAttributeNames": {"#ttl": "ttl"},
                         "ExpressionAttributeValues": {":now": codec.n(self._clock())},
                     }
-                })
+                }))
             return items
 
         async def after_commit(replaced: Item | None) -> None:
@@ -149,7 +155,7 @@ class ReportsMixin(BlobsMixin):
             old, _ = await asyncio.shield(commit)
         except TransactionCancelled as cancelled:  # definitive: the commit did not happen
             await self._delete_quietly(written, "chunks of a report", session_id=session_id)
-            if idem is not None and cancelled.failed(3 + kept_legacy[0]):
+            if idem is not None and cancelled.failed("idempotency"):
                 # A concurrent retry with the same request id won: its result.
                 record = await self._get(session_id, idem)
                 if record is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from scout_service import errors
 from scout_service.domain import Findings, Page, Question, ReportKind, Source
@@ -17,7 +16,13 @@ from scout_service.errors import session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
 from scout_service.store import rules
-from scout_service.store._access import Item, TransactionCancelled, prefix_query, with_live_filter
+from scout_service.store._access import (
+    Item,
+    NamedItem,
+    TransactionCancelled,
+    prefix_query,
+    with_live_filter,
+)
 from scout_service.store.dynamodb.core import DynamoBase
 
 
@@ -38,18 +43,19 @@ class ResearchMixin(DynamoBase):
         rules.check_source_batch(sources)
         sid, run_id = sources[0].session_id, sources[0].run_id
         ttl = await self._live_ttl(sid)
-        items: list[dict[str, Any]] = [self._session_check(sid, ttl)]
+        items: list[NamedItem] = [("session", self._session_check(sid, ttl))]
         items += [
-            {"Put": {"TableName": self.table_name, "Item": codec.source_item(source, ttl),
-                     "ConditionExpression": "attribute_not_exists(sk)"}}
+            (f"source {source.source_id}",
+             {"Put": {"TableName": self.table_name, "Item": codec.source_item(source, ttl),
+                      "ConditionExpression": "attribute_not_exists(sk)"}})
             for source in sources
         ]
         try:
-            await self._run(self._client.transact_write_items, TransactItems=items)
+            await self._transact(items)
         except TransactionCancelled as cancelled:
-            if cancelled.failed(0):
+            if cancelled.failed("session"):
                 raise session_not_found(sid) from None
-            taken = [s.source_id for i, s in enumerate(sources, start=1) if cancelled.failed(i)]
+            taken = [s.source_id for s in sources if cancelled.failed(f"source {s.source_id}")]
             if taken:
                 raise errors.source_exists(run_id, taken) from None
             raise
@@ -78,27 +84,28 @@ class ResearchMixin(DynamoBase):
         sid = question.session_id
         ttl = await self._live_ttl(sid)
         fields = codec.question_fields(question)
-        items: list[dict[str, Any]] = [
-            self._session_check(sid, ttl),
-            {"Put": {"TableName": self.table_name,
-                     "ConditionExpression": "attribute_not_exists(sk)",
-                     "Item": {**self._key(sid, keys.question_sk(question.question_id)), **fields,
-                              "ttl": codec.n(ttl)}}},
+        items: list[NamedItem] = [
+            ("session", self._session_check(sid, ttl)),
+            ("item", {"Put": {
+                "TableName": self.table_name,
+                "ConditionExpression": "attribute_not_exists(sk)",
+                "Item": {**self._key(sid, keys.question_sk(question.question_id)), **fields,
+                         "ttl": codec.n(ttl)}}}),
         ]
         if question.request_id is not None:
-            items.append({"Put": {
+            items.append(("idempotency", {"Put": {
                 "TableName": self.table_name,
                 "Item": {**self._key(sid, keys.idem_sk(keys.OP_ASK_QUESTION, question.request_id)),
                          **fields, "ttl": codec.n(ttl)},
                 "ConditionExpression": "attribute_not_exists(sk)",
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }})
+            }}))
         try:
-            await self._run(self._client.transact_write_items, TransactItems=items)
+            await self._transact(items)
         except TransactionCancelled as cancelled:
-            if cancelled.failed(0):
+            if cancelled.failed("session"):
                 raise session_not_found(sid) from None
-            if question.request_id is not None and cancelled.failed(2):
+            if question.request_id is not None and cancelled.failed("idempotency"):
                 winner = await self.find_question(sid, question.request_id)
                 if winner is not None:
                     return winner
@@ -133,14 +140,15 @@ class ResearchMixin(DynamoBase):
         """
         sid = findings.session_id
         ttl = await self._live_ttl(sid)
-        items = [
-            self._session_check(sid, ttl),
-            {"Put": {"TableName": self.table_name, "Item": codec.findings_item(findings, ttl)}},
+        items: list[NamedItem] = [
+            ("session", self._session_check(sid, ttl)),
+            ("item", {"Put": {"TableName": self.table_name,
+                              "Item": codec.findings_item(findings, ttl)}}),
         ]
         try:
-            await self._run(self._client.transact_write_items, TransactItems=items)
+            await self._transact(items)
         except TransactionCancelled as cancelled:
-            if cancelled.failed(0):
+            if cancelled.failed("session"):
                 raise session_not_found(sid) from None
             raise
 

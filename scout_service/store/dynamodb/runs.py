@@ -16,7 +16,13 @@ from scout_service.errors import Conflict, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
 from scout_service.store import rules
-from scout_service.store._access import ConditionFailed, TransactionCancelled, backoff, prefix_query
+from scout_service.store._access import (
+    ConditionFailed,
+    NamedItem,
+    TransactionCancelled,
+    backoff,
+    prefix_query,
+)
 from scout_service.store.dynamodb.core import WRITE_ATTEMPTS, DynamoBase
 from scout_service.store.table import GSI_NAME
 
@@ -54,8 +60,8 @@ class RunsMixin(DynamoBase):
             claim = "SET latest_run_id = :rid" + (
                 ", active_run_id = :rid" if rules.claims_slot(run) else ""
             )
-            items: list[dict[str, Any]] = [
-                {
+            items: list[NamedItem] = [
+                ("session", {
                     "Update": {
                         "TableName": self.table_name,
                         "Key": self._key(sid, keys.SESSION_SK),
@@ -71,8 +77,8 @@ class RunsMixin(DynamoBase):
                             ":now": codec.n(now),
                         },
                     }
-                },
-                {
+                }),
+                ("item", {
                     "Put": {
                         "TableName": self.table_name,
                         "Item": {
@@ -82,10 +88,11 @@ class RunsMixin(DynamoBase):
                         },
                         "ConditionExpression": "attribute_not_exists(sk)",
                     }
-                },
+                }),
             ]
             if idem is not None:
-                items.append(
+                items.append((
+                    "idempotency",
                     {
                         "Put": {
                             "TableName": self.table_name,
@@ -98,18 +105,18 @@ class RunsMixin(DynamoBase):
                             "ExpressionAttributeNames": {"#ttl": "ttl"},
                             "ExpressionAttributeValues": {":now": codec.n(now)},
                         }
-                    }
-                )
+                    },
+                ))
             try:
-                await self._run(self._client.transact_write_items, TransactItems=items)
+                await self._transact(items)
                 return stored
             except TransactionCancelled as cancelled:
                 if cancelled.collided:
                     await backoff(attempt)
                     continue
-                if cancelled.failed(1):
+                if cancelled.failed("item"):
                     raise errors.run_exists(sid, run.run_id) from None
-                if not (cancelled.failed(0) or cancelled.failed(2)):
+                if not (cancelled.failed("session") or cancelled.failed("idempotency")):
                     raise
                 # Lost a race (or the ttl moved): re-read and decide again.
         raise Conflict(f"starting a run in session {sid} kept racing; retry")
@@ -173,10 +180,10 @@ class RunsMixin(DynamoBase):
         try:
             if run.state.is_terminal:
                 try:
-                    await self._run(
-                        self._client.transact_write_items,
-                        TransactItems=[
-                            {"Update": update},
+                    await self._transact([
+                        ("item", {"Update": update}),
+                        (
+                            "session",
                             {
                                 "Update": {
                                     "TableName": self.table_name,
@@ -188,11 +195,11 @@ class RunsMixin(DynamoBase):
                                     "ExpressionAttributeValues": {":rid": codec.s(run.run_id)},
                                 }
                             },
-                        ],
-                    )
+                        ),
+                    ])
                     return rules.updated(run)
                 except TransactionCancelled as cancelled:
-                    if cancelled.failed(0) or not cancelled.failed(1):
+                    if cancelled.failed("item") or not cancelled.failed("session"):
                         raise
                     # The slot is not this run's: just write the run.
             await self._run(self._client.update_item, **update)

@@ -48,9 +48,9 @@ class SessionsMixin(DynamoBase):
                 return session
             idem_pk, idem_sk = keys.create_idem_key(owner, request_id)
             try:
-                await self._run(
-                    self._client.transact_write_items,
-                    TransactItems=[
+                await self._transact([
+                    (
+                        "session",
                         {
                             "Put": {
                                 "TableName": self.table_name,
@@ -58,6 +58,9 @@ class SessionsMixin(DynamoBase):
                                 "ConditionExpression": "attribute_not_exists(sk)",
                             }
                         },
+                    ),
+                    (
+                        "idempotency",
                         {
                             "Put": {
                                 "TableName": self.table_name,
@@ -72,14 +75,14 @@ class SessionsMixin(DynamoBase):
                                 "ExpressionAttributeValues": {":now": codec.n(now)},
                             }
                         },
-                    ],
-                )
+                    ),
+                ])
                 return session
             except TransactionCancelled as cancelled:
                 if cancelled.collided:
                     await backoff(attempt)
                     continue
-                if not cancelled.failed(1):
+                if not cancelled.failed("idempotency"):
                     raise
             # The request id is taken: return its session if that is still live.
             record = await self._get(idem_pk, idem_sk)
