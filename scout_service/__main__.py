@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _configure_logging(settings)
     from scout_service import tracing
+    from scout_service.embedded.server import INSTALL_HINT, embedded_available
     from scout_service.errors import ScoutError
-    from scout_service.store.embedded import INSTALL_HINT, embedded_available
 
     if args.command == "serve" and settings.embedded and not embedded_available():
         print(f"scout-service: {INSTALL_HINT}", file=sys.stderr)

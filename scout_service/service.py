@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from scout_service import errors
 from scout_service.api.auth import Principal
 from scout_service.domain import (
     Brief,
@@ -38,7 +39,6 @@ from scout_service.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    ResourceExhausted,
     session_not_found,
 )
 from scout_service.research import citations, findings
@@ -423,12 +423,12 @@ class ScoutService:
         hour_ago = time.time() - 3600
         started = [r for r in recent.items if r.created_at > hour_ago]
         if len(started) >= self.limits.max_runs_per_session_per_hour:
-            raise ResourceExhausted(
+            raise errors.limit_exceeded(
                 f"the session started {len(started)} runs in the last hour, the limit "
                 f"(SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR) is "
                 f"{self.limits.max_runs_per_session_per_hour}",
-                reason="RUN_RATE_LIMITED",
-                metadata={"limit": "SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR"},
+                reason="RUN_RATE_LIMITED", limit="SCOUT_MAX_RUNS_PER_SESSION_PER_HOUR",
+                value=self.limits.max_runs_per_session_per_hour,
             )
         return await self.runner.start_research(
             session, request_id=request_id, file_names=file_names, brief=brief or Brief()

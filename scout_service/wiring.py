@@ -22,12 +22,13 @@ from scout_service.agents.providers import (
 from scout_service.agents.runner import ResearchRunner, RunnerSettings
 from scout_service.agents.usage import UsageMeter
 from scout_service.config import Settings
+from scout_service.embedded import EmbeddedDynamo
 from scout_service.metrics import MeteredSink, Metrics
 from scout_service.pricing import PriceTable
 from scout_service.progress.broker import ProgressBroker
 from scout_service.research.web import WebResearch, make_provider, web_settings
 from scout_service.server import Deps
-from scout_service.store import DynamoStore, EmbeddedDynamo, StoreLimits
+from scout_service.store import DynamoStore, StoreLimits
 
 log = logging.getLogger(__name__)
 

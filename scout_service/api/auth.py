@@ -16,7 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scout_service.errors import ResourceExhausted, Unauthenticated
+from scout_service import errors
+from scout_service.errors import Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,9 @@ class RateLimiter:
         tokens = min(self._burst, tokens + (now - last) * self._rate)
         if tokens < 1.0:
             self._buckets[principal] = (tokens, now)
-            raise ResourceExhausted(
+            raise errors.limit_exceeded(
                 f"request rate limit reached: {self._rate:g} calls/s with bursts of "
                 f"{self._burst:g} per caller (SCOUT_RATE_LIMIT_RPS / SCOUT_RATE_LIMIT_BURST)",
-                reason="RATE_LIMITED",
-                metadata={"limit": "SCOUT_RATE_LIMIT_RPS"},
+                reason="RATE_LIMITED", limit="SCOUT_RATE_LIMIT_RPS", value=float(self._rate),
             )
         self._buckets[principal] = (tokens - 1.0, now)

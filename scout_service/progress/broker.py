@@ -182,23 +182,20 @@ class ProgressBroker:
         if after_sequence < 0:
             raise errors.InvalidArgument(f"after_sequence must be >= 0, got {after_sequence}")
         if len(self._subscribers) >= self._max_streams:
-            raise errors.ResourceExhausted(
+            raise errors.limit_exceeded(
                 f"too many progress streams on this replica: the limit is {self._max_streams} "
                 "(setting max_streams, SCOUT_MAX_STREAMS); retry later or on another replica",
-                reason="TOO_MANY_STREAMS",
-                metadata={"limit": str(self._max_streams), "setting": "max_streams"},
+                reason="TOO_MANY_STREAMS", limit="SCOUT_MAX_STREAMS", value=self._max_streams,
+                setting="max_streams",
             )
         held = self._per_principal.get(principal, 0)
         if held >= self._max_per_principal:
-            raise errors.ResourceExhausted(
+            raise errors.limit_exceeded(
                 f"caller {principal!r} has too many progress streams open on this replica: "
                 f"the limit is {self._max_per_principal} (setting max_streams_per_principal, "
                 "SCOUT_MAX_STREAMS_PER_PRINCIPAL); close some streams first",
-                reason="TOO_MANY_STREAMS",
-                metadata={
-                    "limit": str(self._max_per_principal),
-                    "setting": "max_streams_per_principal",
-                },
+                reason="TOO_MANY_STREAMS", limit="SCOUT_MAX_STREAMS_PER_PRINCIPAL",
+                value=self._max_per_principal, setting="max_streams_per_principal",
             )
         subscriber = Subscriber(
             session_id, run_id, principal, after_sequence, self._subscriber_buffer

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from scout_service.domain import Report, ReportKind, Source, SourceKind
 from scout_service.research import citations
 from scout_service.research.passages import Passage
-from scout_service.store._keys import MAX_SOURCE_BATCH
 from scout_service.store.base import Store, every_item
+from scout_service.store.rules import MAX_SOURCE_BATCH
 
 MAX_SOURCES_PER_RUN = 5000
 """Sources one run may collect; past it, tools answer with an error."""

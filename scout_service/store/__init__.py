@@ -2,12 +2,12 @@
 
 ``MemoryStore`` is the in-process fake for fast tests; ``DynamoStore`` keeps
 everything in one DynamoDB table (``create_table`` / ``check_table``), which
-``EmbeddedDynamo`` can provide locally (moto's server on loopback).
+``EmbeddedDynamo`` (``scout_service.embedded``) can provide locally.
 """
 
+from scout_service.embedded import EmbeddedDynamo
 from scout_service.store.base import Store, StoreLimits
 from scout_service.store.dynamodb import DynamoStore, make_client
-from scout_service.store.embedded import EmbeddedDynamo
 from scout_service.store.memory import MemoryStore
 from scout_service.store.table import DEFAULT_TABLE_NAME, check_table, create_table
 

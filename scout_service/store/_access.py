@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 from scout_service.errors import Conflict, ScoutError, Unavailable, session_not_found
 from scout_service.store import _codec as codec
 from scout_service.store import _keys as keys
+from scout_service.store import rules
 from scout_service.store._lean import READ_METHODS, LeanReads, register
 
 if TYPE_CHECKING:
@@ -63,16 +64,28 @@ CREDENTIAL_CODES = frozenset(
 BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit
 
 
+NamedItem = tuple[str, dict[str, Any]]
+"""A transaction item with the name a cancellation reports it by ("session", "item", ...)."""
+
+
 class TransactionCancelled(Conflict):
-    """A cancelled transaction; ``codes[i]`` is the reason of item ``i``."""
+    """A cancelled transaction; ``codes[i]`` is the reason of item ``i``, named ``names[i]``."""
 
     def __init__(self, message: str, codes: list[str]) -> None:
         super().__init__(message)
         self.codes = codes
+        self.names: list[str] = []  # set by ``TableAccess._transact``
 
-    def failed(self, index: int) -> bool:
-        """True when item ``index``'s condition failed."""
-        return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
+    def failed(self, which: int | str) -> bool:
+        """True when item ``which`` (a position, or any item of that name) failed its condition."""
+        if isinstance(which, int):
+            return which < len(self.codes) and self.codes[which] == "ConditionalCheckFailed"
+        return any(name == which and self.failed(i) for i, name in enumerate(self.names))
+
+    @property
+    def failed_names(self) -> list[str]:
+        """The names of the items whose condition failed, in transaction order."""
+        return [name for i, name in enumerate(self.names) if self.failed(i)]
 
     @property
     def collided(self) -> bool:
@@ -230,7 +243,7 @@ class TableAccess:
             **kwargs,
         )
         item: Item | None = response.get("Item")
-        if item is None or not keys.is_live(codec.ttl_of(item), self._clock()):
+        if item is None or not rules.is_live(codec.ttl_of(item), self._clock()):
             return None
         return item
 
@@ -306,7 +319,7 @@ class TableAccess:
                 request["ExclusiveStartKey"] = start
             request["Limit"] = page_size - len(live)
             response = await self._read("Query", TableName=self.table_name, **request)
-            live.extend(i for i in response.get("Items", []) if keys.is_live(codec.ttl_of(i), now))
+            live.extend(i for i in response.get("Items", []) if rules.is_live(codec.ttl_of(i), now))
             last = start = response.get("LastEvaluatedKey")
             if start is None:
                 break
@@ -398,6 +411,15 @@ class TableAccess:
         if item is None:
             raise session_not_found(session_id)
         return codec.get_i(item, "ttl")
+
+    async def _transact(self, items: Sequence[NamedItem]) -> None:
+        """One TransactWriteItems of named items; a cancellation names the items that failed."""
+        try:
+            await self._run(self._client.transact_write_items,
+                            TransactItems=[item for _, item in items])
+        except TransactionCancelled as cancelled:
+            cancelled.names = [name for name, _ in items]
+            raise
 
     def _session_check(self, session_id: str, ttl: int) -> dict[str, Any]:
         """A transaction item: the session exists, is live and still has ``ttl``."""

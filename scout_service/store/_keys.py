@@ -12,13 +12,14 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
-from scout_service.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
-
-if TYPE_CHECKING:
-    from scout_service.domain import Source
+from scout_service.errors import (  # noqa: F401 - re-exported: the builders moved there
+    InvalidArgument,
+    file_too_large,
+    format_mb,
+    report_too_large,
+)
 
 SESSION_SK = "SESSION"
 FILE_PREFIX = "FILE#"
@@ -220,101 +221,6 @@ def _key_fits(listing: str, scope: str, key: Mapping[str, str]) -> bool:
     return False
 
 
-# -- limits ------------------------------------------------------------------------
-
-
-def format_mb(size: int) -> str:
-    """A byte limit in MB for messages ("25 MB", "0.01 MB")."""
-    mb = size / (1024 * 1024)
-    return f"{mb:g} MB" if mb >= 1 else f"{mb:.2g} MB"
-
-
-def file_too_large(name: str, limit: int) -> ResourceExhausted:
-    """The error for a file over ``StoreLimits.max_file_bytes``."""
-    return ResourceExhausted(
-        f"file {name!r} is larger than the {format_mb(limit)} limit ({limit} bytes, "
-        "SCOUT_MAX_FILE_MB)",
-        reason="FILE_TOO_LARGE",
-        metadata={"limit_bytes": str(limit), "limit": "SCOUT_MAX_FILE_MB"},
-    )
-
-
-def too_many_files(held: int, limit: int) -> ResourceExhausted:
-    """The error for a new file in a session that holds ``StoreLimits.max_files_per_session``."""
-    return ResourceExhausted(
-        f"the session already holds {held} files, the limit "
-        f"(SCOUT_MAX_FILES_PER_SESSION) is {limit}",
-        reason="TOO_MANY_FILES",
-        metadata={"limit": "SCOUT_MAX_FILES_PER_SESSION"},
-    )
-
-
-def session_too_large(limit: int) -> ResourceExhausted:
-    """The error for files adding up to more than ``StoreLimits.max_session_bytes``."""
-    return ResourceExhausted(
-        f"the session's files would exceed {limit / 1024 / 1024:g} MB in total "
-        "(SCOUT_MAX_SESSION_MB)",
-        reason="SESSION_TOO_LARGE",
-        metadata={"limit": "SCOUT_MAX_SESSION_MB"},
-    )
-
-
-def report_too_large(kind: str, size: int, limit: int) -> ResourceExhausted:
-    """The error for a report over ``StoreLimits.max_report_bytes``."""
-    return ResourceExhausted(
-        f"report {kind} is {size} bytes, larger than the {format_mb(limit)} limit "
-        "(SCOUT_MAX_REPORT_MB)",
-        reason="REPORT_TOO_LARGE",
-        metadata={"limit_bytes": str(limit), "size_bytes": str(size),
-                  "limit": "SCOUT_MAX_REPORT_MB"},
-    )
-
-
-MAX_SOURCE_BATCH = 99
-"""Sources one put_sources stores: with the session's ttl check, one 100-item transaction."""
-
-
 def report_versions_scope(session_id: str, name: str) -> str:
     """The page-token scope of one report kind's version listing."""
     return f"{session_id}/{name}"
-
-
-def report_not_found(title: str, session_id: str) -> NotFound:
-    """The error for a report kind with no stored version."""
-    return NotFound(f"{title} not found in session {session_id}", reason="REPORT_NOT_FOUND")
-
-
-def version_not_found(title: str, session_id: str, version: int,
-                      stored: Sequence[int]) -> NotFound:
-    """The error for a report version that was never stored or was pruned."""
-    held = (f"versions {min(stored)}-{max(stored)} are stored" if len(stored) > 1
-            else f"version {stored[0]} is stored" if stored else "no version is stored")
-    return NotFound(
-        f"{title} version {version} not found in session {session_id}: {held} "
-        "(older ones are pruned, SCOUT_MAX_REPORT_VERSIONS)",
-        reason="REPORT_VERSION_NOT_FOUND",
-        metadata={"version": str(version),
-                  "stored_versions": ",".join(str(v) for v in sorted(stored))},
-    )
-
-
-def check_source_batch(sources: Sequence[Source]) -> None:
-    """Sources stored together belong to one run and fit one transaction."""
-    if len(sources) > MAX_SOURCE_BATCH or len({(s.session_id, s.run_id) for s in sources}) > 1:
-        raise ValueError(f"put_sources takes at most {MAX_SOURCE_BATCH} sources of one run")
-
-
-def source_exists(run_id: str, ids: Sequence[str]) -> Conflict:
-    """The error for a source id that is already stored for its run."""
-    return Conflict(f"run {run_id} already has sources {', '.join(ids)}",
-                    reason="SOURCE_EXISTS")
-
-
-def expiry(now: float, ttl_seconds: int) -> int:
-    """Epoch second at which something created ``now`` with a TTL expires."""
-    return int(now) + int(ttl_seconds)
-
-
-def is_live(ttl: int | float | None, now: float) -> bool:
-    """Expired means gone: an item is live only while ``ttl > now``."""
-    return ttl is not None and ttl > now

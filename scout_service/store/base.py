@@ -1,7 +1,7 @@
 """The store interface: every domain operation Scout keeps state with.
 
 Two implementations behave the same and run the same test suite:
-``DynamoStore`` (``store/dynamodb.py``, one DynamoDB table) and
+``DynamoStore`` (``store/dynamodb/``, one DynamoDB table) and
 ``MemoryStore`` (``store/memory.py``, an in-process fake for fast unit
 tests). Both raise only ``scout_service.errors`` exceptions.
 
@@ -30,7 +30,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass
 from typing import TypeVar
 
 from scout_service.domain import (
@@ -46,7 +45,9 @@ from scout_service.domain import (
     Session,
     Source,
 )
-from scout_service.store import _keys as keys
+from scout_service.store.rules import StoreLimits
+
+__all__ = ["Store", "StoreLimits", "every_item"]
 
 T = TypeVar("T")
 
@@ -61,48 +62,6 @@ async def every_item(list_page: Callable[[str | None], Awaitable[Page[T]]]) -> A
         token = page.next_token
         if not token:
             return
-
-
-@dataclass(frozen=True)
-class StoreLimits:
-    """Size limits the store enforces before it writes anything (and again as it commits)."""
-
-    # Largest uploaded file, in bytes (issue: 25 MB by default).
-    max_file_bytes: int = 25 * 1024 * 1024
-    # Largest report, in bytes of UTF-8 Markdown.
-    max_report_bytes: int = 4 * 1024 * 1024
-    # Versions of each report kept readable (the latest included); a save
-    # past it deletes the oldest (SCOUT_MAX_REPORT_VERSIONS).
-    max_report_versions: int = 20
-    # Chunk size for blobs: under DynamoDB's 400 KB item limit with room for
-    # the keys and attributes around it.
-    chunk_bytes: int = 350 * 1000
-    # Longest TTL a session may be given or extended to, in seconds.
-    max_ttl_seconds: int = 7 * 24 * 3600
-    # Files a session may hold, and their bytes in all (new versions replace old ones).
-    max_files_per_session: int = 20
-    max_session_bytes: int = 100 * 1024 * 1024
-
-    def file_room(self, *, held: int, used: int, replaced: int | None) -> int:
-        """Bytes a file may have in a session holding ``held`` files of ``used`` bytes.
-
-        ``replaced`` is the size of the version it replaces (``None``: a new
-        name, which needs a free slot: ``TOO_MANY_FILES`` otherwise). A
-        negative result means the session is already over its bytes limit.
-        """
-        if replaced is None and held >= self.max_files_per_session:
-            raise keys.too_many_files(held, self.max_files_per_session)
-        return self.max_session_bytes - used + (replaced or 0)
-
-    def check_file_size(self, name: str, size: int, room: int) -> None:
-        """Refuse ``size`` bytes of file ``name``: past the session's ``room`` first.
-
-        Then past the per-file limit (a file over both fits nowhere in this session).
-        """
-        if size > room:
-            raise keys.session_too_large(self.max_session_bytes)
-        if size > self.max_file_bytes:
-            raise keys.file_too_large(name, self.max_file_bytes)
 
 
 class Store(abc.ABC):

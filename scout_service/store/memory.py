@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from scout_service import errors
 from scout_service.domain import (
     FileInfo,
     Findings,
@@ -33,15 +33,9 @@ from scout_service.domain import (
     Session,
     Source,
 )
-from scout_service.errors import (
-    AlreadyExists,
-    Conflict,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    session_not_found,
-)
+from scout_service.errors import session_not_found
 from scout_service.store import _keys as keys
+from scout_service.store import rules
 from scout_service.store.base import Store, StoreLimits
 
 T = TypeVar("T")
@@ -87,7 +81,7 @@ class MemoryStore(Store):
         data = self._sessions.get(session_id)
         if data is None:
             return None
-        if not keys.is_live(data.session.expires_at, self._clock()):
+        if not rules.is_live(data.session.expires_at, self._clock()):
             return None
         return data
 
@@ -107,7 +101,6 @@ class MemoryStore(Store):
         labels: Mapping[str, str] | None = None,
         request_id: str | None = None,
     ) -> Session:
-        """See ``Store.create_session``."""
         with self._lock:
             if request_id is not None:
                 previous = self._create_idem.get((owner, request_id))
@@ -115,14 +108,7 @@ class MemoryStore(Store):
                     data = self._live(previous)
                     if data is not None:
                         return data.session
-            now = self._clock()
-            session = Session(
-                session_id=str(uuid.uuid4()),
-                owner=owner,
-                created_at=now,
-                expires_at=keys.expiry(now, ttl_seconds),
-                labels=dict(labels or {}),
-            )
+            session = rules.new_session(owner, ttl_seconds, labels, self._clock())
             data = _SessionData(session=session)
             if request_id is not None:
                 data.create_idem = (owner, request_id)
@@ -131,14 +117,12 @@ class MemoryStore(Store):
             return session
 
     async def get_session(self, session_id: str) -> Session:
-        """See ``Store.get_session``."""
         with self._lock:
             return self._require(session_id).session
 
     async def list_sessions(
         self, owner: str | None, *, page_size: int, page_token: str | None = None
     ) -> Page[Session]:
-        """See ``Store.list_sessions``."""
         listing = keys.LIST_SESSIONS if owner is not None else keys.LIST_ALL_SESSIONS
         scope = owner if owner is not None else "*"
         cursor = None
@@ -150,7 +134,7 @@ class MemoryStore(Store):
                 (
                     (keys.session_gsi_sk(d.session.created_at, sid), d.session)
                     for sid, d in self._sessions.items()
-                    if keys.is_live(d.session.expires_at, now)
+                    if rules.is_live(d.session.expires_at, now)
                     and (owner is None or d.session.owner == owner)
                 ),
                 key=lambda row: row[0],
@@ -178,14 +162,13 @@ class MemoryStore(Store):
         return Page(items=[session for _, session in page], next_token=token)
 
     async def extend_session(self, session_id: str, ttl_seconds: int) -> Session:
-        """See ``Store.extend_session``."""
         with self._lock:
             data = self._require(session_id)
-            data.session = replace(data.session, expires_at=keys.expiry(self._clock(), ttl_seconds))
+            expires_at = rules.expiry(self._clock(), ttl_seconds)
+            data.session = replace(data.session, expires_at=expires_at)
             return data.session
 
     async def delete_session(self, session_id: str) -> None:
-        """See ``Store.delete_session``."""
         with self._lock:
             data = self._require(session_id)
             del self._sessions[session_id]
@@ -203,7 +186,6 @@ class MemoryStore(Store):
         *,
         declared_size: int | None = None,
     ) -> FileInfo:
-        """See ``Store.put_file``."""
         with self._lock:
             room = self._file_room(self._require(session_id), name)
         if declared_size is not None:
@@ -218,14 +200,8 @@ class MemoryStore(Store):
             data = self._require(session_id)
             # Again, atomically: other uploads may have landed meanwhile.
             self.limits.check_file_size(name, len(buffer), self._file_room(data, name))
-            info = FileInfo(
-                session_id=session_id,
-                name=name,
-                content_type=content_type,
-                size=len(buffer),
-                sha256=digest.hexdigest(),
-                created_at=self._clock(),
-            )
+            info = rules.new_file(session_id, name, content_type, len(buffer),
+                                  digest.hexdigest(), self._clock())
             data.files[name] = (info, bytes(buffer))
             return info
 
@@ -239,7 +215,6 @@ class MemoryStore(Store):
         )
 
     async def get_file(self, session_id: str, name: str) -> FileInfo:
-        """See ``Store.get_file``."""
         return self._file(session_id, name)[0]
 
     def _file(self, session_id: str, name: str) -> tuple[FileInfo, bytes]:
@@ -247,13 +222,10 @@ class MemoryStore(Store):
             data = self._live(session_id)
             entry = data.files.get(name) if data is not None else None
         if entry is None:
-            raise NotFound(
-                f"file {name!r} not found in session {session_id}", reason="FILE_NOT_FOUND"
-            )
+            raise errors.file_not_found(session_id, name)
         return entry
 
     async def open_file(self, session_id: str, name: str) -> tuple[FileInfo, AsyncIterator[bytes]]:
-        """See ``Store.open_file``."""
         info, content = self._file(session_id, name)
         step = self.limits.chunk_bytes
 
@@ -266,7 +238,6 @@ class MemoryStore(Store):
     async def list_files(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[FileInfo]:
-        """See ``Store.list_files``."""
         with self._lock:
             data = self._live(session_id)
             rows = (
@@ -291,10 +262,8 @@ class MemoryStore(Store):
         cited: Sequence[str] = (),
         sources_run_id: str | None = None,
     ) -> Report:
-        """See ``Store.put_report``."""
         raw = content.encode("utf-8")
-        if len(raw) > self.limits.max_report_bytes:
-            raise keys.report_too_large(kind.value, len(raw), self.limits.max_report_bytes)
+        self.limits.check_report(kind, raw)
         idem_key = f"{keys.OP_PUT_REPORT}#{request_id}"
         with self._lock:
             data = self._require(session_id)
@@ -303,18 +272,10 @@ class MemoryStore(Store):
                 if isinstance(previous, Report):
                     return previous
             versions = data.reports.setdefault(kind.value, [])
-            report = Report(
-                session_id=session_id,
-                kind=kind,
-                size=len(raw),
-                sha256=hashlib.sha256(raw).hexdigest(),
-                updated_at=self._clock(),
-                source=source,
-                author=author,
-                run_id=run_id,
-                cited=tuple(cited),
-                sources_run_id=sources_run_id,
-                version=versions[-1][0].version + 1 if versions else 1,
+            report = rules.new_report(
+                session_id, kind, raw, source=source, author=author, run_id=run_id,
+                cited=cited, sources_run_id=sources_run_id, now=self._clock(),
+                version=rules.next_version(versions[-1][0].version if versions else None),
             )
             versions.append((report, content))
             del versions[: -self.limits.max_report_versions]
@@ -325,26 +286,24 @@ class MemoryStore(Store):
     async def get_report(
         self, session_id: str, kind: ReportKind, version: int | None = None
     ) -> Report:
-        """See ``Store.get_report``."""
         with self._lock:
             data = self._live(session_id)
             versions = list(data.reports.get(kind.value, [])) if data is not None else []
         if not versions:
-            raise keys.report_not_found(kind.title, session_id)
+            raise errors.report_not_found(kind.title, session_id)
         if version is None:
             report, content = versions[-1]
             return replace(report, content=content)
         for report, content in versions:
             if report.version == version:
                 return replace(report, content=content)
-        raise keys.version_not_found(kind.title, session_id, version,
+        raise errors.version_not_found(kind.title, session_id, version,
                                      [r.version for r, _ in versions])
 
     async def list_report_versions(
         self, session_id: str, kind: ReportKind, *, page_size: int,
         page_token: str | None = None,
     ) -> Page[Report]:
-        """See ``Store.list_report_versions``."""
         with self._lock:
             data = self._live(session_id)
             rows = [(keys.report_version_sk(kind.value, r.version), r)
@@ -354,21 +313,19 @@ class MemoryStore(Store):
                            scope=keys.report_versions_scope(session_id, kind.value))
 
     async def put_sources(self, sources: Sequence[Source]) -> None:
-        """See ``Store.put_sources``."""
         if not sources:
             return
-        keys.check_source_batch(sources)
+        rules.check_source_batch(sources)
         with self._lock:
             data = self._require(sources[0].session_id)
             held = data.sources.setdefault(sources[0].run_id, {})
             taken = [s.source_id for s in sources if s.number in held]
             if taken:
-                raise keys.source_exists(sources[0].run_id, taken)
+                raise errors.source_exists(sources[0].run_id, taken)
             for source in sources:
                 held[source.number] = source
 
     async def put_question(self, question: Question) -> Question:
-        """See ``Store.put_question``."""
         with self._lock:
             data = self._require(question.session_id)
             if question.request_id is not None:
@@ -379,7 +336,6 @@ class MemoryStore(Store):
             return question
 
     async def find_question(self, session_id: str, request_id: str) -> Question | None:
-        """See ``Store.find_question``."""
         with self._lock:
             data = self._live(session_id)
             held = data.questions.values() if data is not None else ()
@@ -388,19 +344,16 @@ class MemoryStore(Store):
     async def list_questions(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Question]:
-        """See ``Store.list_questions``."""
         with self._lock:
             rows = [(keys.question_sk(q.question_id), q)
                     for q in self._require(session_id).questions.values()]
         return _page_by_sk(rows, keys.LIST_QUESTIONS, session_id, page_size, page_token)
 
     async def put_findings(self, findings: Findings) -> None:
-        """See ``Store.put_findings``."""
         with self._lock:
             self._require(findings.session_id).findings[findings.kind] = findings
 
     async def list_findings(self, session_id: str) -> list[Findings]:
-        """See ``Store.list_findings``."""
         with self._lock:
             held = self._require(session_id).findings
             return [held[kind] for kind in ReportKind if kind in held]
@@ -408,7 +361,6 @@ class MemoryStore(Store):
     async def list_sources(
         self, session_id: str, run_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Source]:
-        """See ``Store.list_sources``."""
         with self._lock:
             data = self._live(session_id)
             held = data.sources.get(run_id, {}) if data is not None else {}
@@ -419,7 +371,6 @@ class MemoryStore(Store):
     async def list_reports(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Report]:
-        """See ``Store.list_reports``."""
         with self._lock:
             data = self._live(session_id)
             rows = (
@@ -433,7 +384,6 @@ class MemoryStore(Store):
     # -- runs ---------------------------------------------------------------------
 
     async def create_run(self, run: Run) -> Run:
-        """See ``Store.create_run``."""
         idem_key = f"{keys.OP_START_RESEARCH}#{run.request_id}"
         with self._lock:
             data = self._require(run.session_id)
@@ -441,39 +391,31 @@ class MemoryStore(Store):
                 previous = data.idem.get(idem_key)
                 if isinstance(previous, str) and previous in data.runs:
                     return data.runs[previous]
-            active = data.session.active_run_id
-            if active is not None:
-                raise FailedPrecondition(
-                    f"run {active} is still in progress in session {run.session_id}",
-                    reason="RUN_IN_PROGRESS",
-                    metadata={"active_run_id": active},
-                )
+            rules.check_run_slot(run.session_id, data.session.active_run_id)
             if run.run_id in data.runs:
-                raise AlreadyExists(f"run {run.run_id} already exists", reason="RUN_EXISTS")
-            stored = replace(run, version=1)
+                raise errors.run_exists(run.session_id, run.run_id)
+            stored = rules.first_version(run)
             data.runs[run.run_id] = stored
             data.session = replace(
                 data.session,
                 latest_run_id=run.run_id,
-                active_run_id=None if run.state.is_terminal else run.run_id,
+                active_run_id=run.run_id if rules.claims_slot(run) else None,
             )
             if run.request_id is not None:
                 data.idem[idem_key] = run.run_id
             return stored
 
     async def get_run(self, session_id: str, run_id: str) -> Run:
-        """See ``Store.get_run``."""
         with self._lock:
             data = self._live(session_id)
             run = data.runs.get(run_id) if data is not None else None
         if run is None:
-            raise _run_not_found(session_id, run_id)
+            raise errors.run_not_found(session_id, run_id)
         return run
 
     async def list_runs(
         self, session_id: str, *, page_size: int, page_token: str | None = None
     ) -> Page[Run]:
-        """See ``Store.list_runs``."""
         with self._lock:
             data = self._live(session_id)
             rows = (
@@ -484,33 +426,27 @@ class MemoryStore(Store):
         return _page_by_sk(rows, keys.LIST_RUNS, session_id, page_size, page_token, descending=True)
 
     async def update_run(self, run: Run) -> Run:
-        """See ``Store.update_run``."""
         with self._lock:
             data = self._live(run.session_id)
             stored = data.runs.get(run.run_id) if data is not None else None
             if data is None or stored is None:
-                raise _run_not_found(run.session_id, run.run_id)
+                raise errors.run_not_found(run.session_id, run.run_id)
             if stored.version != run.version:
-                raise Conflict(
-                    f"run {run.run_id} changed concurrently (stored version "
-                    f"{stored.version}, expected {run.version})",
-                    reason="RUN_VERSION_CONFLICT",
-                )
-            new = replace(run, version=stored.version + 1)
+                raise errors.run_version_conflict(run.run_id, run.version)
+            new = rules.updated(run)
             data.runs[run.run_id] = new
             if new.state.is_terminal and data.session.active_run_id == run.run_id:
                 data.session = replace(data.session, active_run_id=None)
             return new
 
     async def list_resumable_runs(self, *, lease_expired_before: float, limit: int) -> list[Run]:
-        """See ``Store.list_resumable_runs``."""
         cutoff = keys.millis(lease_expired_before)
         with self._lock:
             now = self._clock()
             rows = [
                 (keys.active_run_gsi_sk(run.lease_expires_at, sid, run.run_id), run)
                 for sid, data in self._sessions.items()
-                if keys.is_live(data.session.expires_at, now)
+                if rules.is_live(data.session.expires_at, now)
                 for run in data.runs.values()
                 if not run.state.is_terminal
             ]
@@ -520,22 +456,17 @@ class MemoryStore(Store):
     # -- events -------------------------------------------------------------------
 
     async def append_event(self, event: ProgressEvent) -> None:
-        """See ``Store.append_event``."""
-        _check_sequence(event.sequence)
+        rules.check_sequence(event.sequence)
         with self._lock:
             data = self._require(event.session_id)
             events = data.events.setdefault(event.run_id, {})
             if event.sequence in events:
-                raise Conflict(
-                    f"run {event.run_id} already has event {event.sequence}",
-                    reason="EVENT_EXISTS",
-                )
+                raise errors.event_exists(event.run_id, event.sequence)
             events[event.sequence] = replace(event, attributes=dict(event.attributes))
 
     async def read_events(
         self, session_id: str, run_id: str, *, after_sequence: int, limit: int = 1000
     ) -> list[ProgressEvent]:
-        """See ``Store.read_events``."""
         with self._lock:
             data = self._live(session_id)
             events = dict(data.events.get(run_id, {})) if data is not None else {}
@@ -543,7 +474,6 @@ class MemoryStore(Store):
         return [events[seq] for seq in wanted]
 
     async def last_event(self, session_id: str, run_id: str) -> ProgressEvent | None:
-        """See ``Store.last_event``."""
         with self._lock:
             data = self._live(session_id)
             events = data.events.get(run_id, {}) if data is not None else {}
@@ -553,15 +483,6 @@ class MemoryStore(Store):
 
     async def ping(self) -> None:
         """Always reachable."""
-
-
-def _run_not_found(session_id: str, run_id: str) -> NotFound:
-    return NotFound(f"run {run_id} not found in session {session_id}", reason="RUN_NOT_FOUND")
-
-
-def _check_sequence(sequence: int) -> None:
-    if not 1 <= sequence <= keys.MAX_SEQUENCE:
-        raise InvalidArgument(f"event sequence {sequence} is out of range 1..{keys.MAX_SEQUENCE}")
 
 
 def _page_by_sk(

@@ -51,7 +51,7 @@ async def test_at_the_bound_refuses_below_it_accepts() -> None:
     with pytest.raises(ResourceExhausted) as err:
         await _start(runner, sessions[2])
     assert err.value.reason == "TOO_MANY_RUNS"
-    assert err.value.metadata == {"limit": "SCOUT_MAX_RUNS_PER_PRINCIPAL"}
+    assert err.value.metadata == {"limit": "SCOUT_MAX_RUNS_PER_PRINCIPAL", "limit_value": "2"}
     assert "SCOUT_MAX_RUNS_PER_PRINCIPAL" in err.value.message
     assert "is 2" in err.value.message
     # refused before a run was created: the session has none

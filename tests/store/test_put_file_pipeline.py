@@ -21,7 +21,7 @@ from botocore.exceptions import EndpointConnectionError  # type: ignore[import-u
 
 from scout_service.errors import ResourceExhausted, Unavailable
 from scout_service.store import DynamoStore, StoreLimits
-from scout_service.store import dynamodb as dynamodb_module
+from scout_service.store.dynamodb import files as dynamodb_module
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

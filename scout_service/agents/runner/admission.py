@@ -12,7 +12,13 @@ from scout_service.agents.recorder import EventLogUnavailable, EventRecorder, Ru
 from scout_service.agents.runner.leases import _Leases
 from scout_service.agents.runner.local import Stop, _LocalRun
 from scout_service.domain import AgentStatus, Brief, EventType, ReportKind, Run, RunState, Session
-from scout_service.errors import Conflict, FailedPrecondition, ResourceExhausted, Unavailable
+from scout_service.errors import (
+    Conflict,
+    FailedPrecondition,
+    ResourceExhausted,
+    Unavailable,
+    limit_exceeded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +60,11 @@ class _Admission(_Leases):
                                 and r.request_id == request_id), None)
                 if retried is not None:  # a retry of a run not finished gets that run
                     return retried
-                raise ResourceExhausted(
+                raise limit_exceeded(
                     f"{owner!r} has {unfinished} unfinished research runs (executing on this "
                     f"replica or queued) and the limit (SCOUT_MAX_RUNS_PER_PRINCIPAL) is "
                     f"{limit}; wait for one to finish or cancel one",
-                    reason="TOO_MANY_RUNS",
-                    metadata={"limit": "SCOUT_MAX_RUNS_PER_PRINCIPAL"},
+                    reason="TOO_MANY_RUNS", limit="SCOUT_MAX_RUNS_PER_PRINCIPAL", value=limit,
                 )
             return await self._admit(session, request_id=request_id, file_names=file_names,
                                      brief=brief or Brief(), waiting=waiting)

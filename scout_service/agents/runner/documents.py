@@ -8,7 +8,7 @@ from scout_service.agents.runner.base import _RunnerCore
 from scout_service.documents import DocumentError, ExtractedDocument
 from scout_service.documents.isolation import ExtractorClosed
 from scout_service.domain import FileInfo
-from scout_service.errors import FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+from scout_service.errors import FailedPrecondition, NotFound, Unavailable, limit_exceeded
 from scout_service.research.corpus import Corpus, build_corpus
 from scout_service.store.base import every_item
 
@@ -33,11 +33,10 @@ class _Documents(_RunnerCore):
                 reason="NO_DOCUMENTS",
             )
         if len(names) > limit:
-            raise ResourceExhausted(
+            raise limit_exceeded(
                 f"a research run reads at most {limit} files; name the ones to analyse in "
                 "file_names",
-                reason="TOO_MANY_FILES",
-                metadata={"limit": str(limit)},
+                reason="TOO_MANY_FILES", limit="files per research run", value=limit,
             )
         return names
 
