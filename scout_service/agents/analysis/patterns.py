@@ -104,6 +104,11 @@ _LAW_PATTERNS = (
         r"\b(?:the )?(?:[A-Z][\w-]+ ){1,5}(?:Act|Code|Law|Regulation)\b(?: \(?\d{4}:\d+\)?)?"
     ),
     re.compile(r"\b[A-ZÅÄÖ][a-zåäöæø]+(?:lagen|lag|loven|förordningen)\b(?: \d{4}:\d+)?"),
+    # German, Dutch and French names of laws and the standards they point to.
+    re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+(?:verordnung|gesetz)\b"),
+    re.compile(r"\bWet [a-z]{3,}\b"),
+    re.compile(r"\bDécret n° ?\d{2,4}-\d+\b"),
+    re.compile(r"\b(?:NF|DIN|EN|ISO|IEC) (?:[A-Z] )?\d{2,5}(?:-\d{1,4})*\b"),
 )
 _AUTHORITY_PATTERNS = (
     re.compile(
